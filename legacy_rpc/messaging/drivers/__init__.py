@@ -1,0 +1,1 @@
+"""Messaging drivers: the in-tree drivers and the registry that finds and loads them."""

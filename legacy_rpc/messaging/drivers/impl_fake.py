@@ -1,0 +1,426 @@
+"""The ``fake`` driver: an in-memory broker with RabbitMQ's semantics, one per transport.
+
+URL: ``fake://`` (any host or vhost part is ignored).
+
+Every transport owns its own broker, so two transports never see each other's messages and
+nothing leaks from one test into the next. The broker mirrors the topology of the rabbit
+driver (topic exchange, ``<topic>`` and ``<topic>.<server>`` queues, ``<topic>_fanout``
+exchange with a queue per server, one ``reply_<id>`` queue per transport, notification
+queues declared by publishers, pool queues named after the pool) and its delivery rules:
+round-robin among the consumers of a queue, messages kept in a queue until a consumer comes,
+a message to a queue nobody declared is dropped, a call request expires after its timeout.
+Bodies cross it as the bytes :mod:`~legacy_rpc.messaging.wire` encodes, so a payload that is
+not JSON-serialisable fails here exactly as it would on a real broker.
+
+Capabilities: requeue, fanout, streaming replies, call monitoring, pools.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from legacy_rpc.messaging import _mask, wire
+from legacy_rpc.messaging.drivers import base, common
+from legacy_rpc.messaging.exceptions import InvalidTarget, MessageUndeliverable
+from legacy_rpc.messaging.target import Target
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ["FakeDriver", "FakeBroker"]
+
+
+@dataclass
+class _Delivery:
+    body: bytes
+    expires_at: float | None = None
+    redelivered: bool = False
+
+
+class _Consumer(Protocol):
+    def push(self, queue_name: str, delivery: _Delivery) -> None: ...
+
+
+@dataclass
+class _Queue:
+    name: str
+    messages: collections.deque[_Delivery] = field(default_factory=collections.deque)
+    consumers: list[_Consumer] = field(default_factory=list)
+    next_consumer: int = 0
+
+
+class FakeBroker:
+    """Exchanges, queues and bindings in memory; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._topic: dict[str, dict[str, set[str]]] = {}   # exchange -> key -> queues
+        self._fanout: dict[str, set[str]] = {}              # exchange -> queues
+        self._queues: dict[str, _Queue] = {}
+
+    def declare_queue(self, name: str) -> None:
+        with self._lock:
+            self._queues.setdefault(name, _Queue(name))
+
+    def bind(self, exchange: str, queue: str, routing_key: str) -> None:
+        with self._lock:
+            self._topic.setdefault(exchange, {}).setdefault(routing_key, set()).add(queue)
+
+    def bind_fanout(self, exchange: str, queue: str) -> None:
+        with self._lock:
+            self._fanout.setdefault(exchange, set()).add(queue)
+
+    def has_queue(self, name: str) -> bool:
+        with self._lock:
+            return name in self._queues
+
+    def queue_depth(self, name: str) -> int:
+        """Messages waiting in a queue for a consumer (for tests and the CLI)."""
+        with self._lock:
+            q = self._queues.get(name)
+            return len(q.messages) if q else 0
+
+    def delete_queue(self, name: str) -> None:
+        with self._lock:
+            self._queues.pop(name, None)
+            for keys in self._topic.values():
+                for queues in keys.values():
+                    queues.discard(name)
+            for queues in self._fanout.values():
+                queues.discard(name)
+
+    def publish(self, exchange: str, routing_key: str, body: bytes, *, fanout: bool = False,
+                expiration: float | None = None) -> int:
+        """Route a message; return how many queues it reached (0: it was dropped)."""
+        expires_at = time.monotonic() + expiration if expiration else None
+        with self._lock:
+            if fanout:
+                names = sorted(self._fanout.get(exchange, ()))
+            elif exchange == "":
+                names = [routing_key] if routing_key in self._queues else []
+            else:
+                names = sorted(self._topic.get(exchange, {}).get(routing_key, ()))
+            for name in names:
+                self._enqueue(self._queues[name], _Delivery(body, expires_at))
+            return len(names)
+
+    def _enqueue(self, q: _Queue, delivery: _Delivery, at_head: bool = False) -> None:
+        if q.consumers:
+            consumer = q.consumers[q.next_consumer % len(q.consumers)]
+            q.next_consumer += 1
+            consumer.push(q.name, delivery)
+        elif at_head:
+            q.messages.appendleft(delivery)
+        else:
+            q.messages.append(delivery)
+
+    def consume(self, queue_name: str, consumer: _Consumer) -> None:
+        """Add a consumer; messages waiting in the queue are handed out at once."""
+        with self._lock:
+            q = self._queues[queue_name]
+            q.consumers.append(consumer)
+            now = time.monotonic()
+            while q.messages:
+                delivery = q.messages.popleft()
+                if delivery.expires_at is not None and delivery.expires_at <= now:
+                    continue
+                self._enqueue(q, delivery)
+
+    def cancel(self, queue_name: str, consumer: _Consumer) -> None:
+        with self._lock:
+            q = self._queues.get(queue_name)
+            if q is not None and consumer in q.consumers:
+                q.consumers.remove(consumer)
+
+    def requeue(self, queue_name: str, delivery: _Delivery) -> None:
+        """Give a message back to the head of its queue (or to the next consumer)."""
+        with self._lock:
+            q = self._queues.get(queue_name)
+            if q is None:
+                LOG.debug("Queue %s is gone; dropping a requeued message", queue_name)
+                return
+            delivery.redelivered = True
+            self._enqueue(q, delivery, at_head=True)
+
+
+class _RpcIncoming(base.RpcIncomingMessage):
+    def __init__(self, driver: FakeDriver, request: wire.Request) -> None:
+        super().__init__(request.ctxt, request.message, request.msg_id, request.reply_q)
+        self.client_timeout = request.client_timeout
+        self._driver = driver
+
+    def transmit_reply(self, body: dict[str, Any]) -> None:
+        # Legacy callers without _reply_q wait on a queue named after the msg id.
+        address = self.reply_q if self.reply_q is not None else self.msg_id
+        if not self._driver.broker.publish("", address, wire.encode_body(body)):
+            LOG.info("Reply queue %s no longer exists; the caller gave up. Dropping the reply "
+                     "to message ID %s", address, self.msg_id)
+
+
+class _NotificationIncoming(base.IncomingMessage):
+    def __init__(self, broker: FakeBroker, queue_name: str, delivery: _Delivery,
+                 note: wire.Notification) -> None:
+        message = {"publisher_id": note.publisher_id, "event_type": note.event_type,
+                   "priority": note.priority, "payload": note.payload,
+                   "metadata": note.metadata}
+        super().__init__(note.ctxt, message, note.metadata.get("message_id"))
+        self._broker = broker
+        self._queue_name = queue_name
+        self._delivery = delivery
+
+    def requeue(self) -> None:
+        self._broker.requeue(self._queue_name, self._delivery)
+
+
+class _FakeListener(base.PollStyleListener):
+    """Consumes a set of queues into one inbox; decodes on poll."""
+
+    def __init__(self, driver: FakeDriver, queues: list[str], notifications: bool,
+                 delete_on_cleanup: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self._driver = driver
+        self._queues = queues
+        self._notifications = notifications
+        self._delete_on_cleanup = delete_on_cleanup
+        self._inbox: collections.deque[tuple[str, _Delivery]] = collections.deque()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._closed = False
+        self._dedup = common.DuplicateFilter()
+        for name in queues:
+            driver.broker.consume(name, self)
+
+    def push(self, queue_name: str, delivery: _Delivery) -> None:
+        with self._cond:
+            self._inbox.append((queue_name, delivery))
+            self._cond.notify()
+
+    def _to_incoming(self, queue_name: str, delivery: _Delivery) -> base.IncomingMessage | None:
+        try:
+            body = wire.decode_body(delivery.body)
+            if self._notifications:
+                note = wire.parse_notification(body)
+                return _NotificationIncoming(self._driver.broker, queue_name, delivery, note)
+            request = wire.parse_request(body)
+        except wire.MalformedMessage as exc:
+            LOG.error("Dropping a malformed message from queue %s: %s; message: %s",
+                      queue_name, exc, _mask.sanitize(delivery.body.decode("utf-8", "replace")))
+            return None
+        if self._dedup.seen(request.unique_id):
+            LOG.info("Ignoring duplicate message %s on queue %s", request.unique_id, queue_name)
+            return None
+        return _RpcIncoming(self._driver, request)
+
+    def poll(self, timeout: float | None = None, batch_size: int = 1,
+             batch_timeout: float | None = None) -> list[base.IncomingMessage]:
+        deadline = time.monotonic() + timeout if timeout is not None else None
+        batch: list[base.IncomingMessage] = []
+        batch_deadline: float | None = None
+        with self._cond:
+            while len(batch) < batch_size:
+                if self._inbox:
+                    queue_name, delivery = self._inbox.popleft()
+                    incoming = self._to_incoming(queue_name, delivery)
+                    if incoming is not None:
+                        batch.append(incoming)
+                        if batch_deadline is None and batch_timeout is not None:
+                            batch_deadline = time.monotonic() + batch_timeout
+                    continue
+                if self._stopped or (batch and batch_timeout is None):
+                    break
+                due = [d for d in (deadline, batch_deadline) if d is not None]
+                remaining = min(due) - time.monotonic() if due else None
+                if remaining is not None and remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+        return batch
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def cleanup(self) -> None:
+        """Cancel the consumers; messages not yet polled go back to their queues."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            pending = list(self._inbox)
+            self._inbox.clear()
+        broker = self._driver.broker
+        for name in self._queues:
+            broker.cancel(name, self)
+        for queue_name, delivery in pending:
+            broker.requeue(queue_name, delivery)
+        for name in self._delete_on_cleanup:
+            broker.delete_queue(name)
+
+
+class _ReplyConsumer:
+    """Hands each reply to its waiting call as soon as it is published."""
+
+    def __init__(self, waiters: common.ReplyWaiters) -> None:
+        self._waiters = waiters
+
+    def push(self, queue_name: str, delivery: _Delivery) -> None:
+        try:
+            body = wire.decode_body(delivery.body)
+        except wire.MalformedMessage as exc:
+            LOG.warning("Dropping a malformed reply on %s: %s", queue_name, exc)
+            return
+        self._waiters.deliver(body)
+
+
+class FakeDriver(base.BaseDriver):
+    """The in-memory driver (``fake://``)."""
+
+    capabilities = base.Capabilities(requeue=True, fanout=True, streaming_replies=True,
+                                     call_monitor=True, pools=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.broker = FakeBroker()
+        self._waiters = common.ReplyWaiters()
+        self._reply_q: str | None = None
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- sending
+
+    def _exchange(self, target: Target) -> str:
+        return target.exchange or self._default_exchange or "openstack"
+
+    def _reply_queue(self) -> str:
+        with self._lock:
+            if self._reply_q is None:
+                name = f"reply_{wire.new_id()}"
+                self.broker.declare_queue(name)
+                self.broker.consume(name, _ReplyConsumer(self._waiters))
+                self._reply_q = name
+            return self._reply_q
+
+    @staticmethod
+    def _routing_key(target: Target) -> str:
+        if not target.topic:
+            raise InvalidTarget("A topic is required to send", target)
+        return f"{target.topic}.{target.server}" if target.server else target.topic
+
+    def _publish_request(self, target: Target, body: dict[str, Any], message: dict[str, Any],
+                         transport_options: Any, expiration: float | None = None) -> None:
+        data = wire.encode_body(body)
+        routing_key = self._routing_key(target)
+        if target.fanout:
+            self.broker.publish(f"{target.topic}_fanout", "", data, fanout=True)
+            return
+        exchange = self._exchange(target)
+        routed = self.broker.publish(exchange, routing_key, data, expiration=expiration)
+        if not routed and getattr(transport_options, "at_least_once", False):
+            raise MessageUndeliverable(None, exchange, routing_key, message)
+
+    def send(self, target: Target, ctxt: dict[str, Any], message: dict[str, Any],
+             wait_for_reply: bool | None = None, timeout: float | None = None,
+             call_monitor_timeout: float | None = None, retry: int | None = None,
+             transport_options: Any = None) -> Any:
+        if not wait_for_reply:
+            self._publish_request(target, wire.build_request(ctxt, message), message,
+                                  transport_options)
+            return None
+        return common.last_value(self._call(target, ctxt, message, timeout,
+                                            call_monitor_timeout, transport_options,
+                                            per_value_timeout=False))
+
+    def send_stream(self, target: Target, ctxt: dict[str, Any], message: dict[str, Any],
+                    timeout: float | None = None, call_monitor_timeout: float | None = None,
+                    retry: int | None = None, transport_options: Any = None) -> Iterator[Any]:
+        return self._call(target, ctxt, message, timeout, call_monitor_timeout,
+                          transport_options, per_value_timeout=True)
+
+    def _call(self, target: Target, ctxt: dict[str, Any], message: dict[str, Any],
+              timeout: float | None, call_monitor_timeout: float | None,
+              transport_options: Any, per_value_timeout: bool) -> Iterator[Any]:
+        if target.fanout:
+            raise InvalidTarget("A call cannot be sent to a fanout target", target)
+        reply_q = self._reply_queue()
+        msg_id = wire.new_id()
+        body = wire.build_request(ctxt, message, msg_id=msg_id, reply_q=reply_q,
+                                  call_monitor_timeout=call_monitor_timeout)
+        replies = self._waiters.register(msg_id)
+        try:
+            self._publish_request(target, body, message, transport_options, expiration=timeout)
+        except BaseException:
+            self._waiters.unregister(msg_id)
+            raise
+        return self._replies(replies, msg_id, target, message, timeout, call_monitor_timeout,
+                             per_value_timeout, reply_q)
+
+    def _replies(self, replies: common.ReplyQueue[Any], msg_id: str, target: Target,
+                 message: dict[str, Any], timeout: float | None,
+                 call_monitor_timeout: float | None, per_value_timeout: bool,
+                 reply_q: str) -> Iterator[Any]:
+        describe = (f" (target {target!r}, method {message.get('method')!r}, "
+                    f"reply queue {reply_q})")
+        try:
+            yield from common.iterate_replies(
+                replies, msg_id, allowed_remote_exmods=self._allowed_remote_exmods,
+                timeout=timeout, call_monitor_timeout=call_monitor_timeout,
+                per_value_timeout=per_value_timeout, describe=describe)
+        finally:
+            self._waiters.unregister(msg_id)
+
+    def send_notification(self, target: Target, ctxt: dict[str, Any],
+                          message: dict[str, Any], version: float,
+                          retry: int | None = None) -> None:
+        if not target.topic:
+            raise InvalidTarget("A topic is required to send a notification", target)
+        exchange = self._exchange(target)
+        # Like the rabbit driver, the publisher declares the default queue so that
+        # notifications sent before any listener exists are kept.
+        self.broker.declare_queue(target.topic)
+        self.broker.bind(exchange, target.topic, target.topic)
+        body = wire.pack_notification(ctxt, message, version)
+        self.broker.publish(exchange, target.topic, wire.encode_body(body))
+
+    # ----------------------------------------------------------------- listening
+
+    def listen(self, target: Target, batch_size: int,
+               batch_timeout: float | None) -> base.Listener:
+        if not target.topic or not target.server:
+            raise InvalidTarget("A server's target must have topic and server names", target)
+        exchange = self._exchange(target)
+        server_queue = f"{target.topic}.{target.server}"
+        fanout_queue = f"{target.topic}_fanout_{wire.new_id()}"
+        for name, key in ((target.topic, target.topic), (server_queue, server_queue)):
+            self.broker.declare_queue(name)
+            self.broker.bind(exchange, name, key)
+        self.broker.declare_queue(fanout_queue)
+        self.broker.bind_fanout(f"{target.topic}_fanout", fanout_queue)
+        listener = _FakeListener(self, [target.topic, server_queue, fanout_queue],
+                                 notifications=False, delete_on_cleanup=(fanout_queue,))
+        return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
+
+    def listen_for_notifications(self, targets_and_priorities: list[tuple[Target, str]],
+                                 pool: str | None, batch_size: int,
+                                 batch_timeout: float | None) -> base.Listener:
+        queues: list[str] = []
+        for target, priority in targets_and_priorities:
+            if not target.topic:
+                raise InvalidTarget("A notification target needs a topic", target)
+            key = f"{target.topic}.{priority}"
+            name = pool or key
+            self.broker.declare_queue(name)
+            self.broker.bind(self._exchange(target), name, key)
+            if name not in queues:
+                queues.append(name)
+        listener = _FakeListener(self, queues, notifications=True)
+        return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
+
+    def cleanup(self) -> None:
+        with self._lock:
+            if self._reply_q is not None:
+                self.broker.delete_queue(self._reply_q)
+                self._reply_q = None

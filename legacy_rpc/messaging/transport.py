@@ -1,0 +1,161 @@
+"""Transports: a loaded driver plus the factories that pick one from a URL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from oslo_config import cfg
+
+from legacy_rpc.messaging import opts
+from legacy_rpc.messaging._transport_url import InvalidTransportURL, TransportHost, TransportURL
+from legacy_rpc.messaging.drivers import registry
+from legacy_rpc.messaging.drivers.base import BaseDriver, Listener
+from legacy_rpc.messaging.drivers.registry import DriverLoadFailure
+from legacy_rpc.messaging.exceptions import InvalidTarget
+from legacy_rpc.messaging.target import Target
+
+LOG = logging.getLogger(__name__)
+
+__all__ = [
+    "Transport",
+    "TransportURL",
+    "TransportHost",
+    "TransportOptions",
+    "get_transport",
+    "set_transport_defaults",
+    "DriverLoadFailure",
+    "InvalidTransportURL",
+]
+
+
+def set_transport_defaults(control_exchange: str) -> None:
+    """Change the default of ``[DEFAULT] control_exchange`` (e.g. ``'nova'``)."""
+    cfg.set_defaults(opts.transport_opts, control_exchange=control_exchange)
+
+
+class TransportOptions:
+    """Per-client delivery options. ``at_least_once`` makes an unroutable request fail
+    at once with ``MessageUndeliverable`` instead of timing out."""
+
+    def __init__(self, at_least_once: bool = False) -> None:
+        self._at_least_once = at_least_once
+
+    @property
+    def at_least_once(self) -> bool:
+        return self._at_least_once
+
+
+class Transport:
+    """A driver instance. Only ``conf`` and :meth:`cleanup` are public; the underscore
+    methods are the core's interface to the driver (as in oslo.messaging)."""
+
+    def __init__(self, driver: BaseDriver) -> None:
+        self.conf = driver.conf
+        self._driver = driver
+
+    def _require_driver_features(self, requeue: bool = False) -> None:
+        self._driver.require_features(requeue=requeue)
+
+    def _send(self, target: Target, ctxt: dict[str, Any], message: dict[str, Any],
+              wait_for_reply: bool | None = None, timeout: float | None = None,
+              call_monitor_timeout: float | None = None, retry: int | None = None,
+              transport_options: TransportOptions | None = None) -> Any:
+        if not target.topic:
+            raise InvalidTarget("A topic is required to send", target)
+        return self._driver.send(target, ctxt, message, wait_for_reply=wait_for_reply,
+                                 timeout=timeout, call_monitor_timeout=call_monitor_timeout,
+                                 retry=retry, transport_options=transport_options)
+
+    def _send_stream(self, target: Target, ctxt: dict[str, Any], message: dict[str, Any],
+                     timeout: float | None = None, call_monitor_timeout: float | None = None,
+                     retry: int | None = None,
+                     transport_options: TransportOptions | None = None) -> Iterator[Any]:
+        if not target.topic:
+            raise InvalidTarget("A topic is required to send", target)
+        if not self._driver.capabilities.streaming_replies:
+            raise NotImplementedError(
+                f"the {type(self._driver).__name__} driver cannot stream replies")
+        return self._driver.send_stream(target, ctxt, message, timeout=timeout,
+                                        call_monitor_timeout=call_monitor_timeout,
+                                        retry=retry, transport_options=transport_options)
+
+    def _send_notification(self, target: Target, ctxt: dict[str, Any],
+                           message: dict[str, Any], version: float,
+                           retry: int | None = None) -> None:
+        if not target.topic:
+            raise InvalidTarget("A topic is required to send", target)
+        self._driver.send_notification(target, ctxt, message, version, retry=retry)
+
+    def _listen(self, target: Target, batch_size: int,
+                batch_timeout: float | None) -> Listener:
+        if not (target.topic and target.server):
+            raise InvalidTarget("A server's target must have topic and server names specified",
+                                target)
+        return self._driver.listen(target, batch_size, batch_timeout)
+
+    def _listen_for_notifications(self, targets_and_priorities: list[tuple[Target, str]],
+                                  pool: str | None, batch_size: int,
+                                  batch_timeout: float | None) -> Listener:
+        for target, _priority in targets_and_priorities:
+            if not target.topic:
+                raise InvalidTarget("A target must have topic specified", target)
+        return self._driver.listen_for_notifications(targets_and_priorities, pool,
+                                                     batch_size, batch_timeout)
+
+    def cleanup(self) -> None:
+        """Release every resource of the driver."""
+        self._driver.cleanup()
+
+    def __repr__(self) -> str:
+        url = getattr(self._driver, "_url", None)
+        shown = url.masked() if isinstance(url, TransportURL) else "?"
+        return f"<{type(self).__name__} driver={type(self._driver).__name__} url={shown}>"
+
+
+class RPCTransport(Transport):
+    """A transport meant for RPC."""
+
+
+class NotificationTransport(Transport):
+    """A transport meant for notifications."""
+
+
+def _get_transport(conf: cfg.ConfigOpts, url: str | TransportURL | None = None,
+                   allowed_remote_exmods: Sequence[str] | None = None,
+                   aliases: Mapping[str, str] | None = None,
+                   transport_cls: type[Transport] = RPCTransport) -> Transport:
+    opts.register_transport_opts(conf)
+    if not isinstance(url, TransportURL):
+        url = TransportURL.parse(conf, url)
+    name = url.transport
+    if not name:
+        raise InvalidTransportURL(url, "No scheme specified")
+    driver_cls = registry.load_driver_class(name, aliases)
+    kwargs = {"default_exchange": conf.control_exchange,
+              "allowed_remote_exmods": list(allowed_remote_exmods or [])}
+    try:
+        driver = driver_cls(conf, url, **kwargs)
+    except DriverLoadFailure:
+        raise
+    except Exception as exc:
+        raise DriverLoadFailure(name, exc) from exc
+    if not isinstance(driver, BaseDriver):
+        raise DriverLoadFailure(name,
+                                TypeError(f"{driver_cls!r} is not a BaseDriver subclass"))
+    return transport_cls(driver)
+
+
+def get_transport(conf: cfg.ConfigOpts, url: str | TransportURL | None = None,
+                  allowed_remote_exmods: Sequence[str] | None = None,
+                  aliases: Mapping[str, str] | None = None,
+                  transport_cls: type[Transport] = RPCTransport) -> Transport:
+    """Load the driver named by ``url`` (or ``[DEFAULT] transport_url``).
+
+    ``allowed_remote_exmods`` lists the modules whose exceptions a client may rebuild.
+    ``aliases`` maps extra names (URL schemes or legacy ``rpc_backend`` values) to driver
+    names, on top of the built-in legacy table (``nova.openstack.common.rpc.impl_kombu`` is
+    ``rabbit``, and so on).
+    """
+    return _get_transport(conf, url, allowed_remote_exmods, aliases, transport_cls)
