@@ -9,6 +9,7 @@ legacy ``_safe_log`` rules (extended: more secret-looking keys, nested lists, UR
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -195,3 +196,37 @@ def sanitize(data: Any) -> Any:
 def safe_log(log_func: Callable[..., object], msg: str, msg_data: Any) -> None:
     """Log ``msg`` with a sanitized copy of ``msg_data``, like the legacy ``_safe_log``."""
     log_func(msg, sanitize(msg_data))
+
+
+# A "secret-looking key, then a value" pattern, for text that is not valid JSON.
+_KEY_VALUE = re.compile(
+    r"""(?ix)
+    ( ["']?[\w.-]*(?:password|secret|token|new_pass)[\w.-]*["']? \s* [:=] \s* )
+    ( "(?:[^"\\]|\\.)*" | '[^']*' | [^\s,;}&]+ )
+    """)
+
+
+def mask_text(text: str) -> str:
+    """Mask URL passwords and ``key: value`` / ``key=value`` secrets in free text."""
+    return _KEY_VALUE.sub(lambda m: f"{m.group(1)}{MASK}", mask_url(text))
+
+
+def sanitize_body(data: bytes | str, limit: int = 2000) -> str:
+    """A printable, sanitized form of a received message body, for logging.
+
+    JSON bodies are sanitized structurally (including the JSON text inside a 2.0 envelope);
+    anything else is masked as text. The result is cut to ``limit`` characters.
+    """
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        shown = mask_text(text)
+    else:
+        if isinstance(decoded, dict) and isinstance(decoded.get("oslo.message"), str):
+            try:
+                decoded = dict(decoded, **{"oslo.message": json.loads(decoded["oslo.message"])})
+            except ValueError:
+                decoded = dict(decoded, **{"oslo.message": mask_text(decoded["oslo.message"])})
+        shown = json.dumps(sanitize(decoded), default=repr)
+    return shown if len(shown) <= limit else f"{shown[:limit]}... ({len(shown)} characters)"

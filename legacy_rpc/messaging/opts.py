@@ -43,8 +43,9 @@ def register_transport_opts(conf: cfg.ConfigOpts) -> None:
 
 def list_opts() -> list[tuple[str | None, list[Any]]]:
     """Options for documentation and sample config generation (``oslo.config.opts``)."""
-    groups: list[tuple[str | None, list[Any]]] = [(None, list(DEFAULT_OPTS))]
-    return groups
+    from legacy_rpc.messaging.notify import _opts as notify_opts
+
+    return [(None, list(DEFAULT_OPTS)), (notify_opts.GROUP, list(notify_opts.notifier_opts))]
 
 
 def set_defaults(conf: cfg.ConfigOpts, executor_thread_pool_size: int | None = None) -> None:

@@ -209,7 +209,7 @@ class _FakeListener(base.PollStyleListener):
             request = wire.parse_request(body)
         except wire.MalformedMessage as exc:
             LOG.error("Dropping a malformed message from queue %s: %s; message: %s",
-                      queue_name, exc, _mask.sanitize(delivery.body.decode("utf-8", "replace")))
+                      queue_name, exc, _mask.sanitize_body(delivery.body))
             return None
         if self._dedup.seen(request.unique_id):
             LOG.info("Ignoring duplicate message %s on queue %s", request.unique_id, queue_name)
