@@ -158,11 +158,13 @@ class MessageHandlingServer(abc.ABC):
             if previous == _STOPPED:
                 self._release()  # a new run after stop() without wait(): finish the old one
             workers = override_pool_size or self.conf.executor_thread_pool_size
-            executor = _load_executor(self.executor_type, workers)
+            self._executor = _load_executor(self.executor_type, workers)
             try:
-                listener = self._create_listener()
-            except Exception:
-                executor.shutdown(wait=False)
+                self.listener = self._create_listener()
+                self.listener.start(self._on_incoming)
+            except BaseException:
+                self._executor.shutdown(wait=False)
+                self._executor = None
                 raise
         except BaseException:
             with self._cond:
@@ -170,11 +172,8 @@ class MessageHandlingServer(abc.ABC):
                 self._cond.notify_all()
             raise
         with self._cond:
-            self._executor = executor
-            self.listener = listener
             self._state = _RUNNING
             self._cond.notify_all()
-        listener.start(self._on_incoming)
 
     def stop(self, *, timeout: float | None = None, log_after: float = 30) -> None:
         """Stop taking messages; blocks until a concurrent ``start`` has finished."""
