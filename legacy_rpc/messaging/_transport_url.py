@@ -228,8 +228,16 @@ class TransportURL:
         """The URL text with every password replaced by ``****``: safe to log."""
         return self._render(mask=True)
 
+    def as_uri(self, include_password: bool = False) -> str:
+        """The URL text; the real passwords only when asked for (drivers need them).
+
+        ``str()`` and ``repr()`` are masked, unlike oslo.messaging whose ``str()`` shows
+        the password: a URL that reaches a log line or an exception stays safe.
+        """
+        return self._render(mask=not include_password)
+
     def __str__(self) -> str:
-        return self._render(mask=False)
+        return self._render(mask=True)
 
     def __repr__(self) -> str:
         return self.masked()
