@@ -70,8 +70,7 @@ class RemoteError(MessagingException):
         self.exc_type = exc_type
         self.value = value
         self.traceback = traceback
-        tb = "".join(traceback) if isinstance(traceback, list) else traceback
-        self.msg = f"Remote error: {exc_type} {value}\n{tb}."
+        self.msg = f"Remote error: {exc_type} {value}\n{traceback}."
         super().__init__()
         # The constructor's arguments, so that a re-serialised RemoteError round-trips.
         self.kwargs = {"exc_type": exc_type, "value": value, "traceback": traceback}

@@ -55,7 +55,9 @@ __all__ = [
     "build_notification",
     "pack_notification",
     "parse_notification",
+    "notification_message",
     "Notification",
+    "NOTIFICATION_PRIORITIES",
     "serialize_remote_exception",
     "deserialize_remote_exception",
     "wire_module_name",
@@ -276,8 +278,8 @@ def parse_reply(body: Any) -> Reply:
     failure = inner.get("failure")
     result = inner.get("result")
     if failure:
-        return Reply(ReplyKind.FAILURE, msg_id, unique_id, failure=str(failure)
-                     if not isinstance(failure, str) else failure)
+        return Reply(ReplyKind.FAILURE, msg_id, unique_id, failure=failure
+                     if isinstance(failure, str) else _jsonutils.dumps(failure))
     if "ending" not in inner:
         return Reply(ReplyKind.VALUE, msg_id, unique_id, value=result)
     if inner["ending"]:
@@ -295,6 +297,8 @@ NOTIFICATION_PRIORITIES = ("audit", "debug", "info", "warn", "error", "critical"
 def _timestamp(now: datetime.datetime | None = None) -> str:
     """``str()`` of a naive UTC datetime: ``YYYY-MM-DD HH:MM:SS[.ffffff]``."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
+    if now.tzinfo is not None:
+        now = now.astimezone(datetime.timezone.utc)
     return str(now.replace(tzinfo=None))
 
 
@@ -326,6 +330,13 @@ def pack_notification(ctxt: Mapping[str, Any] | None, message: Mapping[str, Any]
 
 @dataclass
 class Notification:
+    """A parsed notification; ``priority`` is lower-case, as listeners dispatch on it.
+
+    ``ctxt`` holds the ``_context_*`` keys with the prefix removed, plus ``client_timeout``
+    (always None), the key oslo.messaging's rabbit driver adds to every received context.
+    ``metadata`` is ``{"message_id": ..., "timestamp": ...}``.
+    """
+
     ctxt: dict[str, Any]
     publisher_id: Any
     event_type: Any
@@ -336,7 +347,10 @@ class Notification:
 
 
 def parse_notification(body: Any) -> Notification:
-    """Parse a v1 or v2 notification; the priority is returned lower-case."""
+    """Parse a v1 (bare) or v2 (enveloped) notification body.
+
+    :raises MalformedMessage: not a JSON object, or no non-empty string ``priority``.
+    """
     inner = deserialize_msg(body)
     if not isinstance(inner, dict):
         raise MalformedMessage(f"notification must be a JSON object, got {type(inner).__name__}")
@@ -344,6 +358,7 @@ def parse_notification(body: Any) -> Notification:
     ctxt: dict[str, Any] = {}
     for key in [k for k in msg if isinstance(k, str) and k.startswith(CONTEXT_PREFIX)]:
         ctxt[key[len(CONTEXT_PREFIX):]] = msg.pop(key)
+    ctxt["client_timeout"] = None
     priority = msg.get("priority")
     if not isinstance(priority, str) or not priority:
         raise MalformedMessage(f"notification has no valid 'priority': {priority!r}")
@@ -355,6 +370,23 @@ def parse_notification(body: Any) -> Notification:
         unique_id=unique_id if isinstance(unique_id, str) else None)
 
 
+def notification_message(note: Notification) -> dict[str, Any]:
+    """The ``IncomingMessage.message`` of a received notification (see ``drivers.base``).
+
+    The notification's own fields: ``message_id``, ``publisher_id``, ``event_type``,
+    ``priority`` (lower-case), ``payload`` and ``timestamp``; never ``_unique_id`` or the
+    context, which travel separately.
+    """
+    return {
+        "message_id": note.metadata.get("message_id"),
+        "publisher_id": note.publisher_id,
+        "event_type": note.event_type,
+        "priority": note.priority,
+        "payload": note.payload,
+        "timestamp": note.metadata.get("timestamp"),
+    }
+
+
 # --------------------------------------------------------------------------- remote exceptions
 
 # Our modules whose exceptions are shared with oslo.messaging, and the names they travel under.
@@ -364,8 +396,11 @@ _OSLO_MODULES = {
     "legacy_rpc.messaging.rpc.dispatcher": "oslo_messaging.rpc.dispatcher",
     "legacy_rpc.messaging.server": "oslo_messaging.server",
     "legacy_rpc.messaging.transport": "oslo_messaging.transport",
+    "legacy_rpc.messaging.drivers.registry": "oslo_messaging.transport",
+    "legacy_rpc.messaging._transport_url": "oslo_messaging.transport",
 }
 _LOCAL_MODULES = {oslo: ours for ours, oslo in _OSLO_MODULES.items()}
+_LOCAL_MODULES["oslo_messaging.transport"] = "legacy_rpc.messaging.transport"
 _BUILTIN_MODULES = ("builtins", "exceptions")
 
 
@@ -424,7 +459,9 @@ def _remote_subclass(klass: type) -> type:
 
             remote = type(f"{klass.__name__}{REMOTE_POSTFIX}", (klass,),
                           {"__str__": __str__,
-                           "__module__": f"{klass.__module__}{REMOTE_POSTFIX}"})
+                           "__module__": f"{klass.__module__}{REMOTE_POSTFIX}",
+                           # so a cell hop strips the suffix back to oslo's module name
+                           "_wire_module": f"{wire_module_name(klass)}{REMOTE_POSTFIX}"})
             _remote_types[klass] = remote
         return remote
 
@@ -450,7 +487,7 @@ def deserialize_remote_exception(data: str | bytes,
     name = str(failure.get("class", "Unknown"))
     module = str(failure.get("module", ""))
     raw_message = failure.get("message", "")
-    message = f"{raw_message}\n{''.join(str(line) for line in trace)}"
+    message = f"{raw_message}\n" + "\n".join(str(line) for line in trace)
 
     allowed = {_local_module_name(m) for m in allowed_remote_exmods} | {"builtins"}
     local_module = _local_module_name(module)
@@ -468,7 +505,7 @@ def deserialize_remote_exception(data: str | bytes,
         # do not allow the __class__ assignment the legacy code used.
         exc: BaseException = _remote_subclass(klass)(*args, **{str(k): v
                                                               for k, v in kwargs.items()})
-    except (ImportError, AttributeError, TypeError, ValueError):
+    except Exception:  # whatever the remote data makes a constructor raise
         return RemoteError(name, raw_message, trace)
     try:
         exc._remote_message = message  # type: ignore[attr-defined]

@@ -157,7 +157,14 @@ class _BaseCallContext:
                 transport_options=self.transport_options)
         except TransportDriverError as exc:
             raise ClientSendError(self.target, exc) from exc
-        return (self.serializer.deserialize_entity(ctxt, value) for value in values)
+        return self._deserialized(ctxt, values)
+
+    def _deserialized(self, ctxt: Any, values: Iterator[Any]) -> Iterator[Any]:
+        try:
+            for value in values:
+                yield self.serializer.deserialize_entity(ctxt, value)
+        except TransportDriverError as exc:
+            raise ClientSendError(self.target, exc) from exc
 
     def _prepared(self, exchange: Any, topic: Any, namespace: Any, version: Any, server: Any,
                   fanout: Any, timeout: Any, version_cap: Any, retry: Any,
