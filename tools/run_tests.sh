@@ -69,12 +69,12 @@ STAMP="$VENV/.legacy-rpc-install-stamp"
 INSTALL_LOG="$VENV/install.log"
 stamp_value=$(cat pyproject.toml setup.py 2>/dev/null | "$VPY" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 if [ "${LEGACY_RPC_FORCE_INSTALL:-0}" = 1 ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$stamp_value" ]; then
-    log "installing legacy-rpc (editable) with extras test,rabbit (log: $INSTALL_LOG)"
+    log "installing legacy-rpc (editable) with extras test,rabbit,interop (log: $INSTALL_LOG)"
     rm -f "$STAMP"
     start=$SECONDS
-    if ! "$VPY" -m pip install -e '.[test,rabbit]' >"$INSTALL_LOG" 2>&1; then
+    if ! "$VPY" -m pip install -e '.[test,rabbit,interop]' >"$INSTALL_LOG" 2>&1; then
         cat "$INSTALL_LOG" >&2
-        die "pip install -e '.[test,rabbit]' failed (output above, also in $INSTALL_LOG)"
+        die "pip install -e '.[test,rabbit,interop]' failed (output above, also in $INSTALL_LOG)"
     fi
     printf '%s\n' "$stamp_value" >"$STAMP"
     log "installed in $((SECONDS - start))s"

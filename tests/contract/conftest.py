@@ -6,6 +6,7 @@ A driver is done when the whole suite passes on it. Add a driver by adding its n
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from oslo_config import cfg
 
 import legacy_rpc.messaging as messaging
 
-DRIVERS = ["fake"]
+DRIVERS = ["fake", "rabbit"]
 
 
 @pytest.fixture(params=DRIVERS)
@@ -80,22 +81,43 @@ class RawAccess:
     """
 
     def __init__(self, transport: messaging.Transport) -> None:
+        self.default_exchange = transport.conf.control_exchange
+        self._cleanups: list[Callable[[], None]] = []
+
+    def publish(self, routing_key: str, body: bytes, exchange: str | None = None) -> None:
+        raise NotImplementedError
+
+    def collect(self, queue_name: str, bind: bool = False,
+                direct_exchange: bool = False) -> list[bytes]:
+        """Declare ``queue_name`` and return the list its messages are appended to.
+
+        The queue is reachable through the default exchange; with ``bind`` also through the
+        control exchange, and with ``direct_exchange`` through a direct exchange of its own
+        name (how a pre-Grizzly caller waited for its reply), in both cases with its own
+        name as the routing key.
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:
+        for cleanup in reversed(self._cleanups):
+            cleanup()
+
+
+class FakeRawAccess(RawAccess):
+    def __init__(self, transport: messaging.Transport) -> None:
         from legacy_rpc.messaging.drivers.impl_fake import FakeDriver
 
+        super().__init__(transport)
         driver = transport._driver
-        if not isinstance(driver, FakeDriver):
-            raise NotImplementedError(f"no raw access for {type(driver).__name__} yet")
+        assert isinstance(driver, FakeDriver)
         self._broker = driver.broker
-        self.default_exchange = transport.conf.control_exchange
 
     def publish(self, routing_key: str, body: bytes, exchange: str | None = None) -> None:
         self._broker.publish(self.default_exchange if exchange is None else exchange,
                              routing_key, body)
 
-    def collect(self, queue_name: str, bind: bool = False) -> list[bytes]:
-        """Declare ``queue_name`` (reachable through the default exchange, and bound to the
-        control exchange with its own name as key when ``bind``) and return the list its
-        messages are appended to as they arrive."""
+    def collect(self, queue_name: str, bind: bool = False,
+                direct_exchange: bool = False) -> list[bytes]:
         bodies: list[bytes] = []
 
         class _Collector:
@@ -105,10 +127,80 @@ class RawAccess:
         self._broker.declare_queue(queue_name)
         if bind:
             self._broker.bind(self.default_exchange, queue_name, queue_name)
+        if direct_exchange:
+            self._broker.bind(queue_name, queue_name, queue_name)
         self._broker.consume(queue_name, _Collector())
         return bodies
 
 
+class RabbitRawAccess(RawAccess):
+    """Raw access with plain py-amqp, as a foreign client would have."""
+
+    def __init__(self, transport: messaging.Transport, url: str) -> None:
+        import amqp
+
+        super().__init__(transport)
+        parsed = messaging.TransportURL.parse(transport.conf, url)
+        host = parsed.hosts[0]
+        self._params = {"host": f"{host.hostname}:{host.port or 5672}",
+                        "userid": host.username or "guest",
+                        "password": host.password or "guest",
+                        "virtual_host": parsed.virtual_host or "/"}
+        self._amqp = amqp
+        self._conn = amqp.Connection(**self._params)
+        self._conn.connect()
+        self._channel = self._conn.channel()
+        self._cleanups.append(self._conn.close)
+
+    def publish(self, routing_key: str, body: bytes, exchange: str | None = None) -> None:
+        message = self._amqp.Message(body, content_type="application/json",
+                                     content_encoding="utf-8", delivery_mode=2)
+        self._channel.basic_publish(message, exchange=self.default_exchange
+                                    if exchange is None else exchange,
+                                    routing_key=routing_key)
+
+    def collect(self, queue_name: str, bind: bool = False,
+                direct_exchange: bool = False) -> list[bytes]:
+        bodies: list[bytes] = []
+        conn = self._amqp.Connection(**self._params)
+        conn.connect()
+        channel = conn.channel()
+        channel.queue_declare(queue_name, auto_delete=True)
+        if bind:
+            channel.exchange_declare(self.default_exchange, "topic", durable=False,
+                                     auto_delete=False)
+            channel.queue_bind(queue_name, self.default_exchange, queue_name)
+        if direct_exchange:
+            channel.exchange_declare(queue_name, "direct", durable=False, auto_delete=True)
+            channel.queue_bind(queue_name, queue_name, queue_name)
+        channel.basic_consume(queue_name, no_ack=True,
+                              callback=lambda message: bodies.append(
+                                  message.body.encode() if isinstance(message.body, str)
+                                  else bytes(message.body)))
+        stop = threading.Event()
+
+        def drain() -> None:
+            while not stop.is_set():
+                try:
+                    conn.drain_events(timeout=0.1)
+                except TimeoutError:
+                    continue
+
+        thread = threading.Thread(target=drain, daemon=True)
+        thread.start()
+
+        def cleanup() -> None:
+            stop.set()
+            thread.join(5)
+            conn.close()
+
+        self._cleanups.append(cleanup)
+        return bodies
+
+
 @pytest.fixture
-def raw(transport: messaging.Transport) -> RawAccess:
-    return RawAccess(transport)
+def raw(transport: messaging.Transport, driver_url: str) -> Iterator[RawAccess]:
+    access: RawAccess = (FakeRawAccess(transport) if driver_url.startswith("fake")
+                         else RabbitRawAccess(transport, driver_url))
+    yield access
+    access.close()

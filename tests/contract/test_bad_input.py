@@ -95,11 +95,11 @@ def test_unenveloped_legacy_cast_is_served(transport: messaging.Transport,
 def test_caller_without_reply_queue_is_answered_on_msg_id_queue(
         transport: messaging.Transport, start_server: StartServer, topic: str,
         raw: RawAccess) -> None:
-    """A pre-Grizzly caller sends ``_msg_id`` but no ``_reply_q`` and waits on a queue
-    named after the msg id; the reply carries no ``_msg_id``."""
+    """A pre-Grizzly caller sends ``_msg_id`` but no ``_reply_q`` and waits on a direct
+    exchange and queue named after the msg id; the reply carries no ``_msg_id``."""
     start_server([Echo()])
     msg_id = wire.new_id()
-    replies = raw.collect(msg_id)
+    replies = raw.collect(msg_id, direct_exchange=True)
     raw.publish(topic, json.dumps({"method": "echo", "args": {"value": 42},
                                    "_msg_id": msg_id, "_unique_id": wire.new_id()}).encode())
     wait_for(lambda: replies, message="no reply on the msg-id queue")

@@ -73,6 +73,17 @@ class IncomingMessage:
     """A received message: a notification, or the base of an RPC request.
 
     ``ctxt`` is the sender's context (a dict), ``message`` the body's own fields.
+
+    For a notification a driver parses the body with ``wire.parse_notification`` and builds
+    the message from the result: ``ctxt`` is ``Notification.ctxt`` (the ``_context_*`` keys
+    plus ``client_timeout: None``), ``message`` is ``wire.notification_message(...)``
+    (``message_id``, ``publisher_id``, ``event_type``, ``priority`` in lower case,
+    ``payload``, ``timestamp``; no ``_unique_id``) and ``msg_id`` the ``message_id``.
+    The listener calls exactly one of :meth:`acknowledge` or :meth:`requeue` per
+    notification, after its endpoints returned. Until then the message is unacknowledged: a
+    listener that is cleaned up first gives it back for redelivery. A driver drops the
+    redelivery of a notification whose ``_unique_id`` it acknowledged recently (the last
+    16, as oslo.messaging does).
     """
 
     def __init__(self, ctxt: dict[str, Any], message: dict[str, Any],

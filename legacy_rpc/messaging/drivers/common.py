@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from legacy_rpc.messaging import wire
@@ -22,7 +22,8 @@ from legacy_rpc.messaging.exceptions import MessagingTimeout
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["DuplicateFilter", "ReplyWaiters", "iterate_replies", "last_value"]
+__all__ = ["DuplicateFilter", "ReplyWaiters", "iterate_replies", "last_value", "start_call",
+           "describe_call"]
 
 DUPLICATE_WINDOW = 16
 
@@ -34,6 +35,11 @@ class DuplicateFilter:
         self._order: collections.deque[str] = collections.deque(maxlen=size)
         self._ids: set[str] = set()
         self._lock = threading.Lock()
+
+    def contains(self, unique_id: str | None) -> bool:
+        """Whether ``unique_id`` is among the remembered ones (without recording it)."""
+        with self._lock:
+            return unique_id is not None and unique_id in self._ids
 
     def seen(self, unique_id: str | None) -> bool:
         if unique_id is None:
@@ -172,3 +178,43 @@ def last_value(values: Iterator[Any]) -> Any:
     for result in values:  # noqa: B007
         pass
     return result
+
+
+def start_call(waiters: ReplyWaiters, publish: Callable[[dict[str, Any]], None],
+               ctxt: dict[str, Any], message: dict[str, Any], *, reply_q: str,
+               timeout: float | None, call_monitor_timeout: float | None,
+               per_value_timeout: bool, allowed_remote_exmods: Iterable[str],
+               describe: str) -> Iterator[Any]:
+    """Send a call and return the iterator over its reply values.
+
+    The waiter is registered before the request is published, so no reply can be missed;
+    it is removed when the iterator ends, fails or is closed.
+    """
+    msg_id = wire.new_id()
+    body = wire.build_request(ctxt, message, msg_id=msg_id, reply_q=reply_q,
+                              call_monitor_timeout=call_monitor_timeout)
+    replies = waiters.register(msg_id)
+    try:
+        publish(body)
+    except BaseException:
+        waiters.unregister(msg_id)
+        raise
+    return _replies(waiters, replies, msg_id, timeout, call_monitor_timeout,
+                    per_value_timeout, list(allowed_remote_exmods),
+                    f"{describe}, reply queue {reply_q})")
+
+
+def _replies(waiters: ReplyWaiters, replies: ReplyQueue[Any], msg_id: str,
+             timeout: float | None, call_monitor_timeout: float | None,
+             per_value_timeout: bool, allowed: list[str], describe: str) -> Iterator[Any]:
+    try:
+        yield from iterate_replies(replies, msg_id, allowed_remote_exmods=allowed,
+                                   timeout=timeout, call_monitor_timeout=call_monitor_timeout,
+                                   per_value_timeout=per_value_timeout, describe=describe)
+    finally:
+        waiters.unregister(msg_id)
+
+
+def describe_call(target: Any, message: dict[str, Any]) -> str:
+    """The start of the text that timeouts add to their message (closed by start_call)."""
+    return f" (target {target!r}, method {message.get('method')!r}"

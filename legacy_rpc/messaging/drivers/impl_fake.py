@@ -155,26 +155,12 @@ class _RpcIncoming(base.RpcIncomingMessage):
         self._driver = driver
 
     def transmit_reply(self, body: dict[str, Any]) -> None:
-        # Legacy callers without _reply_q wait on a queue named after the msg id.
+        # Legacy callers without _reply_q wait on a direct exchange named after the msg id.
         address = self.reply_q if self.reply_q is not None else self.msg_id
-        if not self._driver.broker.publish("", address, wire.encode_body(body)):
+        exchange = "" if self.reply_q is not None else self.msg_id
+        if not self._driver.broker.publish(exchange, address, wire.encode_body(body)):
             LOG.info("Reply queue %s no longer exists; the caller gave up. Dropping the reply "
                      "to message ID %s", address, self.msg_id)
-
-
-class _NotificationIncoming(base.IncomingMessage):
-    def __init__(self, broker: FakeBroker, queue_name: str, delivery: _Delivery,
-                 note: wire.Notification) -> None:
-        message = {"publisher_id": note.publisher_id, "event_type": note.event_type,
-                   "priority": note.priority, "payload": note.payload,
-                   "metadata": note.metadata}
-        super().__init__(note.ctxt, message, note.metadata.get("message_id"))
-        self._broker = broker
-        self._queue_name = queue_name
-        self._delivery = delivery
-
-    def requeue(self) -> None:
-        self._broker.requeue(self._queue_name, self._delivery)
 
 
 class _FakeListener(base.PollStyleListener):
@@ -203,9 +189,6 @@ class _FakeListener(base.PollStyleListener):
     def _to_incoming(self, queue_name: str, delivery: _Delivery) -> base.IncomingMessage | None:
         try:
             body = wire.decode_body(delivery.body)
-            if self._notifications:
-                note = wire.parse_notification(body)
-                return _NotificationIncoming(self._driver.broker, queue_name, delivery, note)
             request = wire.parse_request(body)
         except wire.MalformedMessage as exc:
             LOG.error("Dropping a malformed message from queue %s: %s; message: %s",
@@ -260,6 +243,92 @@ class _FakeListener(base.PollStyleListener):
             broker.requeue(queue_name, delivery)
         for name in self._delete_on_cleanup:
             broker.delete_queue(name)
+
+
+def _loggable(data: bytes) -> Any:
+    """A body fit for a log line: secrets masked in JSON keys as well as in URLs."""
+    try:
+        return _mask.sanitize(wire.decode_body(data))
+    except wire.MalformedMessage:
+        return _mask.sanitize(data.decode("utf-8", "replace"))
+
+
+class _NotificationIncoming(base.IncomingMessage):
+    """A delivered notification, unacknowledged until :meth:`acknowledge` or :meth:`requeue`."""
+
+    def __init__(self, listener: _NotificationListener, queue_name: str, delivery: _Delivery,
+                 note: wire.Notification) -> None:
+        message_id = note.metadata.get("message_id")
+        super().__init__(note.ctxt, wire.notification_message(note),
+                         message_id if isinstance(message_id, str) else None)
+        self.unique_id = note.unique_id
+        self.queue_name = queue_name
+        self.delivery = delivery
+        self._listener = listener
+
+    def acknowledge(self) -> None:
+        self._listener.settle(self, requeue=False)
+
+    def requeue(self) -> None:
+        self._listener.settle(self, requeue=True)
+
+
+class _NotificationListener(_FakeListener):
+    """Consumes notification queues; tracks what is delivered but not yet settled.
+
+    As on RabbitMQ: a requeued notification goes back to the head of its queue, and the
+    ones still unacknowledged when the listener is cleaned up are given back too. The
+    redelivery of a notification acknowledged recently (same ``_unique_id``) is dropped.
+    """
+
+    def __init__(self, driver: FakeDriver, queues: list[str]) -> None:
+        self._unacked: set[_NotificationIncoming] = set()
+        self._acked = common.DuplicateFilter()  # the unique ids acknowledged last
+        self._settle_lock = threading.Lock()
+        super().__init__(driver, queues, notifications=True)
+
+    def _to_incoming(self, queue_name: str, delivery: _Delivery) -> base.IncomingMessage | None:
+        try:
+            note = wire.parse_notification(wire.decode_body(delivery.body))
+        except wire.MalformedMessage as exc:
+            LOG.error("Dropping a malformed notification from queue %s: %s; message: %s",
+                      queue_name, exc, _loggable(delivery.body))
+            return None
+        if self._acked.contains(note.unique_id):
+            LOG.info("Ignoring duplicate notification %s on queue %s", note.unique_id,
+                     queue_name)
+            return None
+        incoming = _NotificationIncoming(self, queue_name, delivery, note)
+        with self._settle_lock:
+            self._unacked.add(incoming)
+        return incoming
+
+    def settle(self, incoming: _NotificationIncoming, requeue: bool) -> None:
+        """Acknowledge or requeue once; a second call, or one after cleanup, does nothing."""
+        with self._settle_lock:
+            if incoming not in self._unacked:
+                LOG.debug("Notification %s is already settled", incoming.msg_id)
+                return
+            self._unacked.discard(incoming)
+            if not requeue:
+                self._acked.seen(incoming.unique_id)
+        if requeue:
+            self._driver.broker.requeue(incoming.queue_name, incoming.delivery)
+
+    def stop(self) -> None:
+        """Stop consuming at once: what is requeued from now on goes to the queue (or to
+        another listener) instead of back into this draining listener, so a requeueing
+        endpoint cannot keep the drain going."""
+        super().stop()
+        for name in self._queues:
+            self._driver.broker.cancel(name, self)
+
+    def cleanup(self) -> None:
+        super().cleanup()
+        with self._settle_lock:
+            unsettled, self._unacked = self._unacked, set()
+        for incoming in unsettled:
+            self._driver.broker.requeue(incoming.queue_name, incoming.delivery)
 
 
 class _ReplyConsumer:
@@ -345,36 +414,22 @@ class FakeDriver(base.BaseDriver):
               transport_options: Any, per_value_timeout: bool) -> Iterator[Any]:
         if target.fanout:
             raise InvalidTarget("A call cannot be sent to a fanout target", target)
-        reply_q = self._reply_queue()
-        msg_id = wire.new_id()
-        body = wire.build_request(ctxt, message, msg_id=msg_id, reply_q=reply_q,
-                                  call_monitor_timeout=call_monitor_timeout)
-        replies = self._waiters.register(msg_id)
-        try:
-            self._publish_request(target, body, message, transport_options, expiration=timeout)
-        except BaseException:
-            self._waiters.unregister(msg_id)
-            raise
-        return self._replies(replies, msg_id, target, message, timeout, call_monitor_timeout,
-                             per_value_timeout, reply_q)
 
-    def _replies(self, replies: common.ReplyQueue[Any], msg_id: str, target: Target,
-                 message: dict[str, Any], timeout: float | None,
-                 call_monitor_timeout: float | None, per_value_timeout: bool,
-                 reply_q: str) -> Iterator[Any]:
-        describe = (f" (target {target!r}, method {message.get('method')!r}, "
-                    f"reply queue {reply_q})")
-        try:
-            yield from common.iterate_replies(
-                replies, msg_id, allowed_remote_exmods=self._allowed_remote_exmods,
-                timeout=timeout, call_monitor_timeout=call_monitor_timeout,
-                per_value_timeout=per_value_timeout, describe=describe)
-        finally:
-            self._waiters.unregister(msg_id)
+        def publish(body: dict[str, Any]) -> None:
+            self._publish_request(target, body, message, transport_options,
+                                  expiration=timeout)
+
+        return common.start_call(
+            self._waiters, publish, ctxt, message, reply_q=self._reply_queue(),
+            timeout=timeout, call_monitor_timeout=call_monitor_timeout,
+            per_value_timeout=per_value_timeout,
+            allowed_remote_exmods=self._allowed_remote_exmods,
+            describe=common.describe_call(target, message))
 
     def send_notification(self, target: Target, ctxt: dict[str, Any],
                           message: dict[str, Any], version: float,
                           retry: int | None = None) -> None:
+        """Publish to ``<topic>.<priority>`` (``target.topic``); ``retry`` has no use here."""
         if not target.topic:
             raise InvalidTarget("A topic is required to send a notification", target)
         exchange = self._exchange(target)
@@ -416,7 +471,7 @@ class FakeDriver(base.BaseDriver):
             self.broker.bind(self._exchange(target), name, key)
             if name not in queues:
                 queues.append(name)
-        listener = _FakeListener(self, queues, notifications=True)
+        listener = _NotificationListener(self, queues)
         return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
 
     def cleanup(self) -> None:

@@ -38,6 +38,8 @@ ENTRY_POINT_GROUP = "legacy_rpc.drivers"
 
 BUILTIN_DRIVERS: dict[str, str] = {
     "fake": "legacy_rpc.messaging.drivers.impl_fake:FakeDriver",
+    "rabbit": "legacy_rpc.messaging.drivers.impl_rabbit:RabbitDriver",
+    "kombu": "legacy_rpc.messaging.drivers.impl_rabbit:RabbitDriver",
 }
 """In-tree drivers, found even when the package is not installed; they win over entry
 points of the same name (entry points only add names)."""
