@@ -395,7 +395,7 @@ class BrokerConnection:
             on_cancel=self._on_cancel, arguments=arguments)
 
     def consume(self, queue: Queue, callback: Callable[[Delivery], None],
-                no_ack: bool = False) -> None:
+                no_ack: bool = False, deadline: float | None = None) -> None:
         """Declare ``queue`` and consume it; restored after every reconnect."""
         consumer = _Consumer(queue, callback, no_ack)
 
@@ -410,7 +410,7 @@ class BrokerConnection:
                 self._consumers.remove(consumer)
                 raise
 
-        self.ensure(action, what=f"consuming {queue.name}")
+        self.ensure(action, deadline=deadline, what=f"consuming {queue.name}")
 
     def drain(self, timeout: float, stop: Callable[[], bool]) -> None:
         """Wait up to ``timeout`` for deliveries and hand them to their callbacks.

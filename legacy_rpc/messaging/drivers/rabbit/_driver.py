@@ -75,6 +75,7 @@ class RabbitDriver(base.BaseDriver):
         self._waiters = common.ReplyWaiters()
         self._reply: ReplyConsumer | None = None
         self._lock = threading.Lock()
+        self._reply_lock = threading.Lock()
         self._listener_conns: set[BrokerConnection] = set()
         self._obsolete: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._heartbeat: HeartbeatThread | None = None
@@ -100,10 +101,17 @@ class RabbitDriver(base.BaseDriver):
     def _exchange_name(self, target: Target) -> str:
         return target.exchange or self._default_exchange or "openstack"
 
-    def _reply_queue(self) -> str:
-        with self._lock:
+    def _reply_queue(self, timeout: float | None) -> str:
+        """The transport's reply queue, declared by the first call (within its timeout)."""
+        with self._reply_lock:
             if self._reply is None:
-                self._reply = ReplyConsumer(self, self._waiters)
+                deadline = time.monotonic() + timeout if timeout is not None else None
+                try:
+                    self._reply = ReplyConsumer(self, self._waiters, deadline)
+                except DeadlineExceeded as exc:
+                    raise MessagingTimeout(f"Timed out declaring the reply queue: the broker "
+                                           f"could not be reached in {timeout}s ({exc})"
+                                           ) from exc
             return self._reply.queue_name
 
     # ----------------------------------------------------------------- sending
@@ -161,7 +169,7 @@ class RabbitDriver(base.BaseDriver):
             self._publish_request(target, body, transport_options, retry, timeout)
 
         return common.start_call(
-            self._waiters, publish, ctxt, message, reply_q=self._reply_queue(),
+            self._waiters, publish, ctxt, message, reply_q=self._reply_queue(timeout),
             timeout=timeout, call_monitor_timeout=call_monitor_timeout,
             per_value_timeout=per_value_timeout,
             allowed_remote_exmods=self._allowed_remote_exmods,
@@ -271,7 +279,7 @@ class RabbitDriver(base.BaseDriver):
     def cleanup(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.stop()
-        with self._lock:
+        with self._reply_lock:
             reply, self._reply = self._reply, None
         if reply is not None:
             reply.close()

@@ -186,13 +186,18 @@ class ReplyConsumer:
     """The transport's reply queue, consumed by one thread that hands each reply to its
     waiting call the moment it arrives."""
 
-    def __init__(self, driver: RabbitDriver, waiters: common.ReplyWaiters) -> None:
+    def __init__(self, driver: RabbitDriver, waiters: common.ReplyWaiters,
+                 deadline: float | None = None) -> None:
         self.queue_name = f"reply_{wire.new_id()}"
         self._waiters = waiters
         self._conn = driver.new_connection("reply")
         self._stopped = False
-        self._conn.consume(driver.topology.reply_queue(self.queue_name), self._on_delivery,
-                           no_ack=True)
+        try:
+            self._conn.consume(driver.topology.reply_queue(self.queue_name),
+                               self._on_delivery, no_ack=True, deadline=deadline)
+        except BaseException:
+            self._conn.close()
+            raise
         self._thread = threading.Thread(target=self._run, name="legacy-rpc-replies",
                                         daemon=True)
         self._thread.start()
