@@ -147,13 +147,13 @@ def test_tls_with_ca_file_and_matching_host_name(proxy: TlsProxy, certs: Path,
 
 def test_tls_refuses_a_certificate_for_another_host(proxy: TlsProxy, certs: Path,
                                                     rabbit_url: str) -> None:
-    with pytest.raises(messaging.MessageDeliveryFailure, match="(?i)certificate|hostname"):
+    with pytest.raises(messaging.MessageDeliveryFailure, match=r"(?i)certificate|hostname"):
         _round_trip(_url(proxy, rabbit_url, "127.0.0.1"), ssl="true",
                     ssl_ca_file=certs / "ca.pem")
 
 
 def test_tls_refuses_an_unknown_ca(proxy: TlsProxy, rabbit_url: str) -> None:
-    with pytest.raises(messaging.MessageDeliveryFailure, match="(?i)certificate"):
+    with pytest.raises(messaging.MessageDeliveryFailure, match=r"(?i)certificate"):
         _round_trip(_url(proxy, rabbit_url, "localhost"), ssl="true")
 
 
