@@ -5,13 +5,24 @@ oslo.messaging's documentation applies. Additions (streaming calls, the driver a
 never change the meaning of an existing name.
 """
 
-from legacy_rpc.messaging import exceptions, rpc, serializer, server, target, transport
+from legacy_rpc.messaging import exceptions, notify, rpc, serializer, server, target, transport
 from legacy_rpc.messaging.exceptions import (
     InvalidTarget,
     MessageDeliveryFailure,
     MessageUndeliverable,
     MessagingException,
     MessagingTimeout,
+)
+from legacy_rpc.messaging.notify import (
+    LoggingErrorNotificationHandler,
+    LoggingNotificationHandler,
+    NotificationFilter,
+    NotificationResult,
+    Notifier,
+    PublishErrorsHandler,
+    get_batch_notification_listener,
+    get_notification_listener,
+    get_notification_transport,
 )
 from legacy_rpc.messaging.rpc import (
     ClientSendError,
@@ -92,7 +103,17 @@ __all__ = [
     "get_rpc_transport",
     "get_transport",
     "set_transport_defaults",
+    "Notifier",
+    "LoggingNotificationHandler",
+    "get_notification_transport",
+    "get_notification_listener",
+    "get_batch_notification_listener",
+    "NotificationResult",
+    "NotificationFilter",
+    "PublishErrorsHandler",
+    "LoggingErrorNotificationHandler",
     "exceptions",
+    "notify",
     "rpc",
     "serializer",
     "server",

@@ -11,7 +11,7 @@ from oslo_config import cfg
 from legacy_rpc.messaging import opts
 from legacy_rpc.messaging._transport_url import InvalidTransportURL, TransportHost, TransportURL
 from legacy_rpc.messaging.drivers import registry
-from legacy_rpc.messaging.drivers.base import BaseDriver, Listener
+from legacy_rpc.messaging.drivers.base import LISTEN_KINDS, BaseDriver, Listener, Subscription
 from legacy_rpc.messaging.drivers.registry import DriverLoadFailure
 from legacy_rpc.messaging.exceptions import InvalidTarget
 from legacy_rpc.messaging.target import Target
@@ -94,6 +94,17 @@ class Transport:
             raise InvalidTarget("A server's target must have topic and server names specified",
                                 target)
         return self._driver.listen(target, batch_size, batch_timeout)
+
+    def _listen_subscriptions(self, subscriptions: list[Subscription], kind: str,
+                              batch_size: int = 1,
+                              batch_timeout: float | None = None) -> Listener:
+        """Consume exactly the given queues (the legacy API's consumers are built on it)."""
+        if kind not in LISTEN_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(LISTEN_KINDS)}, got {kind!r}")
+        if not subscriptions or any(not s.routing_key for s in subscriptions):
+            raise ValueError(f"every subscription needs a routing key: {subscriptions!r}")
+        return self._driver.listen_subscriptions(list(subscriptions), kind, batch_size,
+                                                 batch_timeout)
 
     def _listen_for_notifications(self, targets_and_priorities: list[tuple[Target, str]],
                                   pool: str | None, batch_size: int,

@@ -52,7 +52,9 @@ def _use_entry_points(monkeypatch: pytest.MonkeyPatch, **targets: str) -> None:
 def test_constants() -> None:
     assert registry.ENTRY_POINT_GROUP == "legacy_rpc.drivers"
     assert registry.BUILTIN_DRIVERS == {
-        "fake": "legacy_rpc.messaging.drivers.impl_fake:FakeDriver"}
+        "fake": "legacy_rpc.messaging.drivers.impl_fake:FakeDriver",
+        "rabbit": "legacy_rpc.messaging.drivers.impl_rabbit:RabbitDriver",
+        "kombu": "legacy_rpc.messaging.drivers.impl_rabbit:RabbitDriver"}
     assert registry.DRIVER_EXTRAS == {
         "rabbit": "rabbit", "kombu": "rabbit", "amqp1": "amqp1", "zmq": "zmq"}
 
@@ -288,7 +290,13 @@ def test_unknown_name_after_alias_shows_original() -> None:
      ("kombu+memory", "kombu", "rabbit"), ("nova.rpc.impl_kombu", "rabbit", "rabbit"),
      ("qpid", "amqp1", "amqp1")],
 )
-def test_extras_driver_not_installed(name: str, driver: str, extra: str) -> None:
+def test_extras_driver_not_installed(name: str, driver: str, extra: str,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # py-amqp is installed here: make it look missing, as without the 'rabbit' extra.
+    monkeypatch.setitem(sys.modules, "amqp", None)
+    for module in [m for m in sys.modules if m.startswith(
+            ("legacy_rpc.messaging.drivers.impl_rabbit", "legacy_rpc.messaging.drivers.rabbit"))]:
+        monkeypatch.delitem(sys.modules, module)
     with pytest.raises(DriverLoadFailure) as info:
         load_driver_class(name)
     assert info.value.driver == driver

@@ -39,6 +39,10 @@ LOG = logging.getLogger(__name__)
 
 __all__ = [
     "Capabilities",
+    "Subscription",
+    "LISTEN_KINDS",
+    "rpc_subscriptions",
+    "notification_subscriptions",
     "TransportDriverError",
     "IncomingMessage",
     "RpcIncomingMessage",
@@ -63,6 +67,47 @@ class Capabilities:
     """Servers send heartbeats while a call runs (``call_monitor_timeout``)."""
     pools: bool = True
     """Notification listener pools (shared subscriptions)."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One queue a listener consumes, and how it is bound.
+
+    ``routing_key`` is the topic (for ``fanout``: the topic whose ``<topic>_fanout``
+    exchange is consumed); ``exchange`` None means the control exchange (ignored for
+    fanout); ``queue`` None means a queue named ``routing_key``, or a fresh unique queue for
+    fanout. A fanout queue with a generated name is deleted when the listener is cleaned up.
+    """
+
+    routing_key: str
+    exchange: str | None = None
+    queue: str | None = None
+    fanout: bool = False
+
+
+LISTEN_KINDS = ("rpc", "notification", "raw")
+"""What a listener's deliveries are: RPC requests (acknowledged before dispatch),
+notifications (acknowledged or requeued after dispatch), or raw bodies (the un-enveloped
+dict; acknowledged or requeued after the callback)."""
+
+
+def rpc_subscriptions(target: Target) -> list[Subscription]:
+    """An RPC server's three queues: ``<topic>``, ``<topic>.<server>`` and its fanout."""
+    assert target.topic and target.server
+    return [Subscription(target.topic, target.exchange),
+            Subscription(f"{target.topic}.{target.server}", target.exchange),
+            Subscription(target.topic, fanout=True)]
+
+
+def notification_subscriptions(targets_and_priorities: list[tuple[Target, str]],
+                               pool: str | None) -> list[Subscription]:
+    """One subscription per (target, priority): ``<topic>.<priority>`` or the pool's queue."""
+    subscriptions = []
+    for target, priority in targets_and_priorities:
+        subscription = Subscription(f"{target.topic}.{priority}", target.exchange, pool)
+        if subscription not in subscriptions:
+            subscriptions.append(subscription)
+    return subscriptions
 
 
 class TransportDriverError(MessagingException):
@@ -301,15 +346,30 @@ class BaseDriver(abc.ABC):
         """Store-and-forward a notification (``message`` is the notification dict)."""
 
     @abc.abstractmethod
+    def listen_subscriptions(self, subscriptions: list[Subscription], kind: str,
+                             batch_size: int = 1,
+                             batch_timeout: float | None = None) -> Listener:
+        """Consume the given queues (declaring and binding them) on one listener.
+
+        ``kind`` is one of :data:`LISTEN_KINDS`. This is the one listening primitive a
+        driver implements; :meth:`listen` and :meth:`listen_for_notifications` are built on
+        it, and the legacy API's ``create_consumer``, ``create_worker`` and
+        ``join_consumer_pool`` use it directly.
+        """
+
     def listen(self, target: Target, batch_size: int,
                batch_timeout: float | None) -> Listener:
         """Subscribe to exchange+topic (with its fanout) and exchange+topic+server."""
+        return self.listen_subscriptions(rpc_subscriptions(target), "rpc", batch_size,
+                                         batch_timeout)
 
-    @abc.abstractmethod
     def listen_for_notifications(self, targets_and_priorities: list[tuple[Target, str]],
                                  pool: str | None, batch_size: int,
                                  batch_timeout: float | None) -> Listener:
         """Subscribe to ``<topic>.<priority>`` for each pair; ``pool`` shares a queue."""
+        return self.listen_subscriptions(
+            notification_subscriptions(targets_and_priorities, pool), "notification",
+            batch_size, batch_timeout)
 
     @abc.abstractmethod
     def cleanup(self) -> None:

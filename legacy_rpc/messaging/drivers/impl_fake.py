@@ -245,21 +245,13 @@ class _FakeListener(base.PollStyleListener):
             broker.delete_queue(name)
 
 
-def _loggable(data: bytes) -> Any:
-    """A body fit for a log line: secrets masked in JSON keys as well as in URLs."""
-    try:
-        return _mask.sanitize(wire.decode_body(data))
-    except wire.MalformedMessage:
-        return _mask.sanitize(data.decode("utf-8", "replace"))
-
-
 class _NotificationIncoming(base.IncomingMessage):
     """A delivered notification, unacknowledged until :meth:`acknowledge` or :meth:`requeue`."""
 
     def __init__(self, listener: _NotificationListener, queue_name: str, delivery: _Delivery,
-                 note: wire.Notification) -> None:
+                 note: wire.Notification, raw: bool = False) -> None:
         message_id = note.metadata.get("message_id")
-        super().__init__(note.ctxt, wire.notification_message(note),
+        super().__init__(note.ctxt, note.payload if raw else wire.notification_message(note),
                          message_id if isinstance(message_id, str) else None)
         self.unique_id = note.unique_id
         self.queue_name = queue_name
@@ -273,6 +265,18 @@ class _NotificationIncoming(base.IncomingMessage):
         self._listener.settle(self, requeue=True)
 
 
+def _raw_as_notification(body: Any) -> wire.Notification:
+    """A raw delivery (legacy ``join_consumer_pool``): the un-enveloped body is the message."""
+    message = wire.deserialize_msg(body)
+    if not isinstance(message, dict):
+        raise wire.MalformedMessage(f"message must be a JSON object, got "
+                                    f"{type(message).__name__}")
+    unique_id = message.get(wire.UNIQUE_ID)
+    return wire.Notification(ctxt={}, publisher_id=None, event_type=None, priority="",
+                             payload=message, unique_id=unique_id
+                             if isinstance(unique_id, str) else None)
+
+
 class _NotificationListener(_FakeListener):
     """Consumes notification queues; tracks what is delivered but not yet settled.
 
@@ -281,24 +285,30 @@ class _NotificationListener(_FakeListener):
     redelivery of a notification acknowledged recently (same ``_unique_id``) is dropped.
     """
 
-    def __init__(self, driver: FakeDriver, queues: list[str]) -> None:
+    def __init__(self, driver: FakeDriver, queues: list[str],
+                 delete_on_cleanup: tuple[str, ...] = (), raw: bool = False) -> None:
+        self._raw = raw
         self._unacked: set[_NotificationIncoming] = set()
         self._acked = common.DuplicateFilter()  # the unique ids acknowledged last
         self._settle_lock = threading.Lock()
-        super().__init__(driver, queues, notifications=True)
+        super().__init__(driver, queues, notifications=True,
+                         delete_on_cleanup=delete_on_cleanup)
 
     def _to_incoming(self, queue_name: str, delivery: _Delivery) -> base.IncomingMessage | None:
         try:
-            note = wire.parse_notification(wire.decode_body(delivery.body))
+            if self._raw:
+                note = _raw_as_notification(wire.decode_body(delivery.body))
+            else:
+                note = wire.parse_notification(wire.decode_body(delivery.body))
         except wire.MalformedMessage as exc:
-            LOG.error("Dropping a malformed notification from queue %s: %s; message: %s",
-                      queue_name, exc, _loggable(delivery.body))
+            LOG.error("Dropping a malformed message from queue %s: %s; message: %s",
+                      queue_name, exc, _mask.sanitize_body(delivery.body))
             return None
         if self._acked.contains(note.unique_id):
-            LOG.info("Ignoring duplicate notification %s on queue %s", note.unique_id,
+            LOG.info("Ignoring duplicate message %s on queue %s", note.unique_id,
                      queue_name)
             return None
-        incoming = _NotificationIncoming(self, queue_name, delivery, note)
+        incoming = _NotificationIncoming(self, queue_name, delivery, note, raw=self._raw)
         with self._settle_lock:
             self._unacked.add(incoming)
         return incoming
@@ -442,36 +452,31 @@ class FakeDriver(base.BaseDriver):
 
     # ----------------------------------------------------------------- listening
 
-    def listen(self, target: Target, batch_size: int,
-               batch_timeout: float | None) -> base.Listener:
-        if not target.topic or not target.server:
-            raise InvalidTarget("A server's target must have topic and server names", target)
-        exchange = self._exchange(target)
-        server_queue = f"{target.topic}.{target.server}"
-        fanout_queue = f"{target.topic}_fanout_{wire.new_id()}"
-        for name, key in ((target.topic, target.topic), (server_queue, server_queue)):
-            self.broker.declare_queue(name)
-            self.broker.bind(exchange, name, key)
-        self.broker.declare_queue(fanout_queue)
-        self.broker.bind_fanout(f"{target.topic}_fanout", fanout_queue)
-        listener = _FakeListener(self, [target.topic, server_queue, fanout_queue],
-                                 notifications=False, delete_on_cleanup=(fanout_queue,))
-        return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
-
-    def listen_for_notifications(self, targets_and_priorities: list[tuple[Target, str]],
-                                 pool: str | None, batch_size: int,
-                                 batch_timeout: float | None) -> base.Listener:
+    def listen_subscriptions(self, subscriptions: list[base.Subscription], kind: str,
+                             batch_size: int = 1,
+                             batch_timeout: float | None = None) -> base.Listener:
         queues: list[str] = []
-        for target, priority in targets_and_priorities:
-            if not target.topic:
-                raise InvalidTarget("A notification target needs a topic", target)
-            key = f"{target.topic}.{priority}"
-            name = pool or key
-            self.broker.declare_queue(name)
-            self.broker.bind(self._exchange(target), name, key)
+        generated: list[str] = []
+        for sub in subscriptions:
+            if sub.fanout:
+                name = sub.queue or f"{sub.routing_key}_fanout_{wire.new_id()}"
+                if sub.queue is None:
+                    generated.append(name)
+                self.broker.declare_queue(name)
+                self.broker.bind_fanout(f"{sub.routing_key}_fanout", name)
+            else:
+                name = sub.queue or sub.routing_key
+                self.broker.declare_queue(name)
+                self.broker.bind(sub.exchange or self._default_exchange or "openstack", name,
+                                 sub.routing_key)
             if name not in queues:
                 queues.append(name)
-        listener = _NotificationListener(self, queues)
+        listener: _FakeListener
+        if kind == "rpc":
+            listener = _FakeListener(self, queues, notifications=False,
+                                     delete_on_cleanup=tuple(generated))
+        else:
+            listener = _NotificationListener(self, queues, tuple(generated), raw=kind == "raw")
         return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
 
     def cleanup(self) -> None:

@@ -412,6 +412,19 @@ class BrokerConnection:
 
         self.ensure(action, deadline=deadline, what=f"consuming {queue.name}")
 
+    def cancel_consumers(self) -> None:
+        """Stop every consumer of this connection (not restored after reconnects)."""
+        consumers, self._consumers = self._consumers, []
+        with self.lock:
+            if self._channel is None:
+                return
+            for consumer in consumers:
+                try:
+                    self._channel.basic_cancel(consumer.tag)
+                except RECOVERABLE_ERRORS as exc:
+                    LOG.debug("Could not cancel consumer %s: %s", consumer.tag, exc)
+                    return
+
     def drain(self, timeout: float, stop: Callable[[], bool]) -> None:
         """Wait up to ``timeout`` for deliveries and hand them to their callbacks.
 

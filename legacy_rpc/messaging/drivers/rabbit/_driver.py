@@ -12,6 +12,7 @@ and reply connections are ticked by their own threads.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import random
 import threading
@@ -30,12 +31,13 @@ from legacy_rpc.messaging.drivers.rabbit._connection import (
 )
 from legacy_rpc.messaging.drivers.rabbit._listeners import (
     NotificationListener,
+    RawListener,
     ReplyConsumer,
     RpcListener,
 )
 from legacy_rpc.messaging.drivers.rabbit._opts import load_options
 from legacy_rpc.messaging.drivers.rabbit._pool import ConnectionPool, HeartbeatThread
-from legacy_rpc.messaging.drivers.rabbit._topology import Exchange, Topology
+from legacy_rpc.messaging.drivers.rabbit._topology import Exchange, Queue, Topology
 from legacy_rpc.messaging.exceptions import (
     InvalidTarget,
     MessageDeliveryFailure,
@@ -246,34 +248,25 @@ class RabbitDriver(base.BaseDriver):
 
     # ----------------------------------------------------------------- listening
 
-    def listen(self, target: Target, batch_size: int,
-               batch_timeout: float | None) -> base.Listener:
-        if not target.topic or not target.server:
-            raise InvalidTarget("A server's target must have topic and server names", target)
-        queues = self.topology.rpc_queues(self._exchange_name(target), target.topic,
-                                          target.server, wire.new_id())
-        listener = RpcListener(self, queues, "rpc-server",
-                               delete_on_cleanup=(queues[-1].name,))
-        return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
-
-    def listen_for_notifications(self, targets_and_priorities: list[tuple[Target, str]],
-                                 pool: str | None, batch_size: int,
-                                 batch_timeout: float | None) -> base.Listener:
-        bindings: dict[str, list[tuple[Exchange, str]]] = {}
-        for target, priority in targets_and_priorities:
-            if not target.topic:
-                raise InvalidTarget("A notification target needs a topic", target)
-            key = f"{target.topic}.{priority}"
-            binding = (self.topology.topic_exchange(self._exchange_name(target)), key)
-            bound = bindings.setdefault(pool or key, [])
-            if binding not in bound:
-                bound.append(binding)
-        queues = [self.topology.notification_queue(b[0][0].name, b[0][1], pool=name,
-                                                   extra=tuple(b[1:]))
-                  if pool else
-                  self.topology.notification_queue(b[0][0].name, name, extra=tuple(b[1:]))
-                  for name, b in bindings.items()]
-        listener = NotificationListener(self, queues, "notification-listener")
+    def listen_subscriptions(self, subscriptions: list[base.Subscription], kind: str,
+                             batch_size: int = 1,
+                             batch_timeout: float | None = None) -> base.Listener:
+        default_exchange = self._default_exchange or "openstack"
+        queues: dict[str, Queue] = {}
+        generated: list[str] = []
+        for sub in subscriptions:
+            queue = self.topology.subscription_queue(sub, default_exchange, wire.new_id())
+            if sub.fanout and sub.queue is None:
+                generated.append(queue.name)
+            known = queues.get(queue.name)
+            if known is not None:  # one queue bound several ways (pools, several exchanges)
+                queue = dataclasses.replace(known, bindings=known.bindings + tuple(
+                    b for b in queue.bindings if b not in known.bindings))
+            queues[queue.name] = queue
+        listener_cls = {"rpc": RpcListener, "notification": NotificationListener,
+                        "raw": RawListener}[kind]
+        listener = listener_cls(self, list(queues.values()), f"{kind}-listener",
+                                delete_on_cleanup=tuple(generated))
         return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
 
     def cleanup(self) -> None:

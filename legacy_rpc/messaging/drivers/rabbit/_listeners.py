@@ -51,9 +51,9 @@ class RabbitRpcIncoming(base.RpcIncomingMessage):
 
 class RabbitNotificationIncoming(base.IncomingMessage):
     def __init__(self, listener: NotificationListener, delivery: Delivery,
-                 note: wire.Notification) -> None:
+                 note: wire.Notification, raw: bool = False) -> None:
         message_id = note.metadata.get("message_id")
-        super().__init__(note.ctxt, wire.notification_message(note),
+        super().__init__(note.ctxt, note.payload if raw else wire.notification_message(note),
                          message_id if isinstance(message_id, str) else None)
         self._listener = listener
         self._delivery = delivery
@@ -77,6 +77,7 @@ class _QueueListener(base.PollStyleListener):
         self._incoming: collections.deque[base.IncomingMessage] = collections.deque()
         self._ops: collections.deque[Callable[[], None]] = collections.deque()
         self._stopped = False
+        self._cancelled = False
         self._closed = False
         self._delete_on_cleanup = delete_on_cleanup
         self._dedup = common.DuplicateFilter()
@@ -119,6 +120,11 @@ class _QueueListener(base.PollStyleListener):
                 if batch_deadline is None and batch_timeout is not None:
                     batch_deadline = time.monotonic() + batch_timeout
                 continue
+            if self._stopped and not self._cancelled:
+                # Stop consuming (in this thread, which owns the connection): messages
+                # requeued from now on go to other consumers, not back to this draining one.
+                self._cancelled = True
+                self._conn.cancel_consumers()
             if self._stopped or (batch and batch_timeout is None):
                 break
             due = [d for d in (deadline, batch_deadline) if d is not None]
@@ -180,6 +186,25 @@ class NotificationListener(_QueueListener):
         else:
             self._dedup.seen(unique_id)
             self._ops.append(lambda: self._conn.ack(delivery))
+
+
+class RawListener(NotificationListener):
+    """Raw bodies (the legacy ``join_consumer_pool``): the un-enveloped dict is the message;
+    acknowledged or requeued after the callback, like a notification."""
+
+    def _parse(self, delivery: Delivery) -> base.IncomingMessage | None:
+        message = wire.deserialize_msg(wire.decode_body(delivery.body))
+        if not isinstance(message, dict):
+            raise wire.MalformedMessage(f"message must be a JSON object, got "
+                                        f"{type(message).__name__}")
+        unique_id = message.get(wire.UNIQUE_ID)
+        note = wire.Notification(ctxt={}, publisher_id=None, event_type=None, priority="",
+                                 payload=message, unique_id=unique_id
+                                 if isinstance(unique_id, str) else None)
+        if self._dedup.contains(note.unique_id):
+            self._conn.ack(delivery)
+            return None
+        return RabbitNotificationIncoming(self, delivery, note, raw=True)
 
 
 class ReplyConsumer:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from legacy_rpc.messaging.drivers.base import Subscription, rpc_subscriptions
 from legacy_rpc.messaging.drivers.rabbit._opts import RabbitOptions
+from legacy_rpc.messaging.target import Target
 
 __all__ = ["Exchange", "Queue", "Topology"]
 
@@ -70,18 +72,25 @@ class Topology:
                      self._arguments(self.options.rabbit_quorum_queue, expiring=False),
                      bindings)
 
+    def subscription_queue(self, subscription: Subscription, default_exchange: str,
+                           unique: str) -> Queue:
+        """The queue (with its binding) of one listener subscription."""
+        key = subscription.routing_key
+        if subscription.fanout:
+            return Queue(subscription.queue or f"{key}_fanout_{unique}",
+                         self._transient_durable, False,
+                         self._arguments(self.options.rabbit_transient_quorum_queue,
+                                         expiring=True),
+                         ((self.fanout_exchange(key), key),))
+        exchange = self.topic_exchange(subscription.exchange or default_exchange)
+        return self._shared_queue(subscription.queue or key, ((exchange, key),))
+
     def rpc_queues(self, exchange: str, topic: str, server: str,
                    unique: str) -> list[Queue]:
         """The three queues of an RPC server: topic, topic.server and its fanout queue."""
-        x = self.topic_exchange(exchange)
-        server_key = f"{topic}.{server}"
-        fanout = Queue(f"{topic}_fanout_{unique}", self._transient_durable, False,
-                       self._arguments(self.options.rabbit_transient_quorum_queue,
-                                       expiring=True),
-                       ((self.fanout_exchange(topic), topic),))
-        return [self._shared_queue(topic, ((x, topic),)),
-                self._shared_queue(server_key, ((x, server_key),)),
-                fanout]
+        target = Target(exchange=exchange, topic=topic, server=server)
+        return [self.subscription_queue(sub, exchange, unique)
+                for sub in rpc_subscriptions(target)]
 
     def notification_queue(self, exchange: str, routing_key: str,
                            pool: str | None = None,
