@@ -67,6 +67,7 @@ ENVELOPE_VERSION = "2.0"
 VERSION_KEY = "oslo.version"
 MESSAGE_KEY = "oslo.message"
 UNIQUE_ID = "_unique_id"
+STREAM_KEY = "_stream"
 CONTEXT_PREFIX = "_context_"
 REMOTE_POSTFIX = "_Remote"
 
@@ -136,18 +137,22 @@ def _pack_context(msg: dict[str, Any], ctxt: Mapping[str, Any] | None) -> None:
 
 def build_request(ctxt: Mapping[str, Any] | None, message: Mapping[str, Any], *,
                   msg_id: str | None = None, reply_q: str | None = None,
-                  call_monitor_timeout: float | None = None,
+                  call_monitor_timeout: float | None = None, stream: bool = False,
                   envelope: bool = True) -> dict[str, Any]:
     """Build an RPC request body from a serialized context and ``{method, args, ...}``.
 
     A call (``msg_id`` given) carries ``_msg_id``, ``_reply_q`` and ``_timeout`` (the
-    call-monitor seconds, present even when null); a cast carries none of them.
+    call-monitor seconds, present even when null); a cast carries none of them. ``stream``
+    adds ``_stream: true``: the caller wants each value of a generator method as it comes
+    (servers that do not know the key ignore it).
     """
     msg: dict[str, Any] = dict(message)
     if msg_id is not None:
         msg["_msg_id"] = msg_id
         msg["_reply_q"] = reply_q
         msg["_timeout"] = call_monitor_timeout
+        if stream:
+            msg[STREAM_KEY] = True
     msg[UNIQUE_ID] = new_id()
     _pack_context(msg, ctxt)
     return serialize_msg(msg) if envelope else msg
@@ -168,6 +173,7 @@ class Request:
     reply_q: str | None = None
     client_timeout: float | None = None
     unique_id: str | None = None
+    stream_replies: bool = True
 
     @property
     def method(self) -> str:
@@ -194,6 +200,10 @@ def parse_request(body: Any) -> Request:
         ctxt[key[len(CONTEXT_PREFIX):]] = msg.pop(key)
     msg_id = msg.pop("_msg_id", None)
     reply_q = msg.pop("_reply_q", None)
+    # Legacy callers never send _timeout and always expect streamed values; oslo.messaging
+    # callers always send it and read a null value without "ending" as a heartbeat, so they
+    # get streams only when they ask (_stream), which only our stream() does.
+    stream_replies = bool(msg.pop(STREAM_KEY, False)) or "_timeout" not in msg
     client_timeout = msg.pop("_timeout", None)
     unique_id = msg.pop(UNIQUE_ID, None)
     method = msg.get("method")
@@ -216,7 +226,7 @@ def parse_request(body: Any) -> Request:
         client_timeout = None
     ctxt["client_timeout"] = client_timeout
     return Request(ctxt=ctxt, message=msg, msg_id=msg_id, reply_q=reply_q,
-                   client_timeout=client_timeout,
+                   client_timeout=client_timeout, stream_replies=stream_replies,
                    unique_id=unique_id if isinstance(unique_id, str) else None)
 
 

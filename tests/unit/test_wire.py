@@ -1016,3 +1016,29 @@ def test_each_notification_send_gets_a_fresh_unique_id() -> None:
 def test_parse_notification_rejects_malformed_input(body: Any) -> None:
     with pytest.raises(wire.MalformedMessage):
         wire.parse_notification(body)
+
+
+# ----------------------------------------------------------------------------- streaming
+
+def test_stream_marker_only_on_streamed_calls() -> None:
+    streamed = wire.deserialize_msg(wire.build_request({}, {"method": "m", "args": {}},
+                                                       msg_id="a", reply_q="r", stream=True))
+    assert streamed["_stream"] is True
+    plain = wire.deserialize_msg(wire.build_request({}, {"method": "m", "args": {}},
+                                                    msg_id="a", reply_q="r"))
+    assert "_stream" not in plain
+    cast = wire.deserialize_msg(wire.build_request({}, {"method": "m", "args": {}},
+                                                   stream=True))
+    assert "_stream" not in cast
+
+
+@pytest.mark.parametrize(("inner", "streams"), [
+    ({"method": "m", "_msg_id": "a", "_reply_q": "r", "_timeout": None}, False),  # oslo call
+    ({"method": "m", "_msg_id": "a", "_reply_q": "r", "_timeout": None, "_stream": True},
+     True),                                                                      # our stream()
+    ({"method": "m", "_msg_id": "a", "_reply_q": "r"}, True),                   # legacy caller
+])
+def test_who_gets_streamed_values(inner: dict[str, object], streams: bool) -> None:
+    request = wire.parse_request(dict(inner))
+    assert request.stream_replies is streams
+    assert "_stream" not in request.message

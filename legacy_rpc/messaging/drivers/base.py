@@ -155,10 +155,13 @@ class RpcIncomingMessage(IncomingMessage):
     """
 
     def __init__(self, ctxt: dict[str, Any], message: dict[str, Any],
-                 msg_id: str | None = None, reply_q: str | None = None) -> None:
+                 msg_id: str | None = None, reply_q: str | None = None,
+                 stream_replies: bool = True) -> None:
         super().__init__(ctxt, message, msg_id)
         self.reply_q = reply_q
         self.wants_reply = msg_id is not None
+        # Whether the caller reads a generator's values one by one (wire.Request).
+        self.stream_replies = stream_replies
 
     @abc.abstractmethod
     def transmit_reply(self, body: dict[str, Any]) -> None:

@@ -192,7 +192,8 @@ def start_call(waiters: ReplyWaiters, publish: Callable[[dict[str, Any]], None],
     """
     msg_id = wire.new_id()
     body = wire.build_request(ctxt, message, msg_id=msg_id, reply_q=reply_q,
-                              call_monitor_timeout=call_monitor_timeout)
+                              call_monitor_timeout=call_monitor_timeout,
+                              stream=per_value_timeout)
     replies = waiters.register(msg_id)
     try:
         publish(body)

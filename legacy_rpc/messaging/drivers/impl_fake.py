@@ -150,7 +150,8 @@ class FakeBroker:
 
 class _RpcIncoming(base.RpcIncomingMessage):
     def __init__(self, driver: FakeDriver, request: wire.Request) -> None:
-        super().__init__(request.ctxt, request.message, request.msg_id, request.reply_q)
+        super().__init__(request.ctxt, request.message, request.msg_id, request.reply_q,
+                         request.stream_replies)
         self.client_timeout = request.client_timeout
         self._driver = driver
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from legacy_rpc.messaging import server as msg_server
+from legacy_rpc.messaging.drivers import common
 from legacy_rpc.messaging.drivers.base import IncomingMessage, Listener, RpcIncomingMessage
 from legacy_rpc.messaging.rpc.dispatcher import (
     DefaultRPCAccessPolicy,
@@ -114,9 +115,13 @@ class RPCServer(msg_server.MessageHandlingServer):
         try:
             result = self.dispatcher.dispatch(message)
             if isinstance(result, StreamedResult):
-                for value in result:
-                    message.reply_value(value)
-                result = None
+                if message.stream_replies:
+                    for value in result:
+                        message.reply_value(value)
+                    result = None
+                else:
+                    # The caller wants one result (oslo.messaging's call): the last value.
+                    result = common.last_value(iter(result))
         except ExpectedException as exc:
             LOG.debug("Expected exception during message handling (%s)", exc.exc_info[1])
             return None, exc.exc_info

@@ -35,7 +35,8 @@ DRAIN_SLICE = 0.2  # longest wait in one drain, so queued acks and stop() are se
 
 class RabbitRpcIncoming(base.RpcIncomingMessage):
     def __init__(self, driver: RabbitDriver, request: wire.Request) -> None:
-        super().__init__(request.ctxt, request.message, request.msg_id, request.reply_q)
+        super().__init__(request.ctxt, request.message, request.msg_id, request.reply_q,
+                         request.stream_replies)
         self.client_timeout = request.client_timeout
         self._driver = driver
 
@@ -238,7 +239,7 @@ class ReplyConsumer:
     def _run(self) -> None:
         while not self._stopped:
             try:
-                self._conn.drain(1.0, stop=lambda: self._stopped)
+                self._conn.drain(DRAIN_SLICE, stop=lambda: self._stopped)
             except Exception:
                 if not self._stopped:
                     LOG.exception("Reply consumer failed; trying again")

@@ -6,6 +6,7 @@ unknown key is an error at load time that lists the valid ones.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import ssl
@@ -94,6 +95,8 @@ rabbit_opts = [
 ]
 
 _BY_NAME = {opt.dest: opt for opt in rabbit_opts}
+_COMPRESSION_NAMES: dict[str, str | None] = {"": None, "gzip": "gzip", "zlib": "gzip",
+                                             "bz2": "bz2", "bzip2": "bz2", "bzip": "bz2"}
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,10 @@ def load_options(conf: cfg.ConfigOpts, query: dict[str, str]) -> RabbitOptions:
     if options.ssl_version and not hasattr(ssl.TLSVersion, options.ssl_version):
         raise ValueError(f"ssl_version must be one of TLSv1_2, TLSv1_3, got "
                          f"{options.ssl_version!r}")
-    if options.kombu_compression not in (None, "", "gzip", "bz2"):
-        raise ValueError(f"kombu_compression must be gzip or bz2, got "
-                         f"{options.kombu_compression!r}")
+    # oslo.messaging documents "bz2", but with kombu only "bzip2" works: accept kombu's names.
+    compression = _COMPRESSION_NAMES.get(options.kombu_compression or "", "invalid")
+    if compression == "invalid":
+        raise ValueError(f"kombu_compression must be gzip or bz2 (or kombu's names zlib, "
+                         f"bzip2), got {options.kombu_compression!r}")
+    options = dataclasses.replace(options, kombu_compression=compression)
     return options
