@@ -156,12 +156,20 @@ class RpcIncomingMessage(IncomingMessage):
 
     def __init__(self, ctxt: dict[str, Any], message: dict[str, Any],
                  msg_id: str | None = None, reply_q: str | None = None,
-                 stream_replies: bool = True) -> None:
+                 stream_replies: bool = True, client_timeout: float | None = None) -> None:
         super().__init__(ctxt, message, msg_id)
+        self.client_timeout = client_timeout
         self.reply_q = reply_q
         self.wants_reply = msg_id is not None
         # Whether the caller reads a generator's values one by one (wire.Request).
         self.stream_replies = stream_replies
+
+    @staticmethod
+    def fields_of(request: wire.Request) -> dict[str, Any]:
+        """The constructor arguments for a parsed request: ``cls(**fields_of(request))``."""
+        return {"ctxt": request.ctxt, "message": request.message, "msg_id": request.msg_id,
+                "reply_q": request.reply_q, "stream_replies": request.stream_replies,
+                "client_timeout": request.client_timeout}
 
     @abc.abstractmethod
     def transmit_reply(self, body: dict[str, Any]) -> None:

@@ -150,9 +150,7 @@ class FakeBroker:
 
 class _RpcIncoming(base.RpcIncomingMessage):
     def __init__(self, driver: FakeDriver, request: wire.Request) -> None:
-        super().__init__(request.ctxt, request.message, request.msg_id, request.reply_q,
-                         request.stream_replies)
-        self.client_timeout = request.client_timeout
+        super().__init__(**self.fields_of(request))
         self._driver = driver
 
     def transmit_reply(self, body: dict[str, Any]) -> None:

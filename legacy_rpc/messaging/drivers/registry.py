@@ -118,17 +118,25 @@ def resolve_driver_name(name: str, aliases: Mapping[str, str] | None = None) -> 
     return legacy if legacy is not None else base
 
 
-def _entry_point_drivers() -> dict[str, str]:
-    """Drivers declared in :data:`ENTRY_POINT_GROUP`; the first of a duplicate name wins."""
+def entry_point_targets(group: str) -> dict[str, str]:
+    """``name -> "module:attr"`` declared in an entry-point group; imports nothing.
+
+    The first of a duplicate name wins; unreadable metadata is logged, not raised, so that
+    a broken distribution cannot hide the built-in plugins.
+    """
     found: dict[str, str] = {}
     try:
-        eps = entry_points(group=ENTRY_POINT_GROUP)
-    except Exception:  # broken metadata of some distribution must not hide built-ins
-        LOG.warning("Could not read the %s entry points", ENTRY_POINT_GROUP, exc_info=True)
+        eps = entry_points(group=group)
+    except Exception:
+        LOG.warning("Could not read the %s entry points", group, exc_info=True)
         return found
     for ep in eps:
         found.setdefault(ep.name, ep.value)
     return found
+
+
+def _entry_point_drivers() -> dict[str, str]:
+    return entry_point_targets(ENTRY_POINT_GROUP)
 
 
 @functools.cache

@@ -16,12 +16,12 @@ import functools
 import importlib
 import logging
 from collections.abc import Mapping, Sequence
-from importlib.metadata import entry_points
 from typing import Any
 
 from oslo_config import cfg
 
 from legacy_rpc.messaging import _mask, wire
+from legacy_rpc.messaging.drivers import registry
 from legacy_rpc.messaging.drivers.registry import DriverLoadFailure
 from legacy_rpc.messaging.notify import _opts
 from legacy_rpc.messaging.serializer import NoOpSerializer, Serializer
@@ -107,21 +107,9 @@ class NotifierDriverLoadFailure(DriverLoadFailure):
         self.args = (f"Could not load notification driver {driver!r}: {ex}",)
 
 
-def _entry_point_drivers() -> dict[str, str]:
-    found: dict[str, str] = {}
-    try:
-        eps = entry_points(group=ENTRY_POINT_GROUP)
-    except Exception:  # broken metadata of some distribution must not hide built-ins
-        LOG.warning("Could not read the %s entry points", ENTRY_POINT_GROUP, exc_info=True)
-        return found
-    for ep in eps:
-        found.setdefault(ep.name, ep.value)
-    return found
-
-
 @functools.cache
 def _discover() -> dict[str, str]:
-    drivers = _entry_point_drivers()
+    drivers = registry.entry_point_targets(ENTRY_POINT_GROUP)
     drivers.update(BUILTIN_DRIVERS)
     return drivers
 

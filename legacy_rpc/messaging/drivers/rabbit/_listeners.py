@@ -35,9 +35,7 @@ DRAIN_SLICE = 0.2  # longest wait in one drain, so queued acks and stop() are se
 
 class RabbitRpcIncoming(base.RpcIncomingMessage):
     def __init__(self, driver: RabbitDriver, request: wire.Request) -> None:
-        super().__init__(request.ctxt, request.message, request.msg_id, request.reply_q,
-                         request.stream_replies)
-        self.client_timeout = request.client_timeout
+        super().__init__(**self.fields_of(request))
         self._driver = driver
 
     def transmit_reply(self, body: dict[str, Any]) -> None:
