@@ -1,0 +1,161 @@
+"""``notify(context, publisher_id, event_type, priority, payload)`` and its drivers.
+
+The message sent is ``{message_id, publisher_id, event_type, priority, payload,
+timestamp}``; it goes to every driver module named in ``notification_driver`` (each has
+``notify(context, message)``). A failing driver is logged and never affects the others or
+the caller. Old driver paths (``nova.openstack.common.notifier.rpc_notifier``, any project
+prefix) name this package's drivers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import logging
+import socket
+import uuid
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, TypeVar
+
+from oslo_config import cfg
+
+from legacy_rpc.messaging import _jsonutils
+from legacy_rpc.notifier import _drivers
+from legacy_rpc.rpc import common
+
+__all__ = [
+    "notifier_opts",
+    "DEBUG",
+    "INFO",
+    "WARN",
+    "ERROR",
+    "CRITICAL",
+    "log_levels",
+    "BadPriorityException",
+    "notify",
+    "notify_decorator",
+    "publisher_id",
+]
+
+LOG = logging.getLogger(__name__)
+
+notifier_opts = [
+    cfg.MultiStrOpt("notification_driver", default=[],
+                    help="Driver or drivers to handle sending notifications."),
+    cfg.StrOpt("default_notification_level", default="INFO",
+               help="Default notification level for outgoing notifications."),
+    cfg.StrOpt("default_publisher_id",
+               help="Default publisher_id for outgoing notifications."),
+]
+
+CONF = cfg.CONF
+CONF.register_opts(notifier_opts)
+
+WARN = "WARN"
+INFO = "INFO"
+ERROR = "ERROR"
+CRITICAL = "CRITICAL"
+DEBUG = "DEBUG"
+
+log_levels = (DEBUG, WARN, INFO, ERROR, CRITICAL)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class BadPriorityException(Exception):
+    pass
+
+
+def _timestamp() -> str:
+    """``str()`` of the naive UTC time, as ``timeutils.utcnow()`` gave it."""
+    return str(datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None))
+
+
+def _is_context(value: Any) -> bool:
+    return isinstance(value, common.CommonRpcContext) or (
+        callable(getattr(value, "to_dict", None)) and callable(getattr(value, "elevated",
+                                                                       None)))
+
+
+def _context_from_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The first request context among the keyword, then the positional arguments."""
+    for value in (*kwargs.values(), *args):
+        if _is_context(value):
+            return value
+    return None
+
+
+def notify_decorator(name: str, fn: F) -> F:
+    """Wrap ``fn`` so that each call first sends a ``name`` notification of its arguments.
+
+    The context is the first request context among the arguments (None if there is none).
+    """
+
+    @functools.wraps(fn)
+    def wrapped_func(*args: Any, **kwarg: Any) -> Any:
+        body = {"args": list(args), "kwarg": kwarg}
+        ctxt = _context_from_args(args, kwarg)
+        notify(ctxt, CONF.default_publisher_id or socket.gethostname(), name,
+               CONF.default_notification_level, body)
+        return fn(*args, **kwarg)
+
+    return wrapped_func  # type: ignore[return-value]
+
+
+def publisher_id(service: str, host: str | None = None) -> str:
+    """``<service>.<host>``; host defaults to ``CONF.host``, else the publisher id option,
+    else the host name."""
+    if not host:
+        try:
+            host = CONF.host
+        except (AttributeError, cfg.NoSuchOptError):
+            host = CONF.default_publisher_id or socket.gethostname()
+    return f"{service}.{host}"
+
+
+def notify(context: Any, publisher_id: str, event_type: str, priority: str,
+           payload: Any) -> None:
+    """Send a notification through every configured driver.
+
+    :raises BadPriorityException: ``priority`` is not one of :data:`log_levels`.
+    """
+    if priority not in log_levels:
+        raise BadPriorityException(f"{priority} not in valid priorities")
+    # Ensure everything is JSON serializable.
+    payload = _jsonutils.to_primitive(payload, convert_instances=True)
+    msg = {"message_id": str(uuid.uuid4()), "publisher_id": publisher_id,
+           "event_type": event_type, "priority": priority, "payload": payload,
+           "timestamp": _timestamp()}
+    for driver in _get_drivers():
+        try:
+            driver.notify(context, msg)
+        except Exception as e:
+            LOG.exception("Problem '%(e)s' attempting to send to notification system. "
+                          "Payload=%(payload)s", {"e": e, "payload": payload})
+
+
+_drivers_cache: dict[str, ModuleType] | None = None
+
+
+def _get_drivers() -> list[ModuleType]:
+    """The driver modules of ``notification_driver``, imported on first use.
+
+    A driver that cannot be imported is logged and skipped until :func:`_reset_drivers`.
+    """
+    global _drivers_cache
+    if _drivers_cache is None:
+        _drivers_cache = {}
+        for name in CONF.notification_driver:
+            try:
+                _drivers_cache[name] = _drivers.import_driver(name)
+            except ImportError:
+                LOG.exception("Failed to load notifier %s. These notifications will not be "
+                              "sent.", name)
+    return list(_drivers_cache.values())
+
+
+def _reset_drivers() -> None:
+    """Forget the loaded drivers (tests, or after changing ``notification_driver``)."""
+    global _drivers_cache
+    _drivers_cache = None

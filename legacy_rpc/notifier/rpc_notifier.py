@@ -1,0 +1,41 @@
+"""The notifier driver that publishes on the message bus, without the envelope.
+
+Each notification goes to ``<topic>.<priority>`` for every topic of
+``notification_topics`` (e.g. ``notifications.info``), in the control exchange.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from oslo_config import cfg
+
+from legacy_rpc import rpc
+from legacy_rpc.notifier import _context
+from legacy_rpc.notifier import api as _api  # noqa: F401 - registers the api options
+
+__all__ = ["notification_topic_opt", "notify"]
+
+LOG = logging.getLogger(__name__)
+
+notification_topic_opt = cfg.ListOpt(
+    "notification_topics", default=["notifications"],
+    help="AMQP topic used for OpenStack notifications.")
+
+CONF = cfg.CONF
+CONF.register_opt(notification_topic_opt)
+
+
+def notify(context: Any, message: dict[str, Any]) -> None:
+    """Send a notification on every configured topic (an admin context when None)."""
+    if not context:
+        context = _context.get_admin_context()
+    priority = str(message.get("priority", CONF.default_notification_level)).lower()
+    for topic in CONF.notification_topics:
+        topic = f"{topic}.{priority}"
+        try:
+            rpc.notify(context, topic, message)
+        except Exception:
+            LOG.exception("Could not send notification to %(topic)s. Payload=%(message)s",
+                          {"topic": topic, "message": message})

@@ -1,0 +1,85 @@
+"""Adapts a legacy proxy object (``dispatch(ctxt, version, method, namespace, **kwargs)``,
+normally an ``RpcDispatcher``) to the core RPC server, which calls ``dispatch(incoming)``.
+
+The method receives an :class:`~legacy_rpc.rpc.amqp.RpcContext` whose ``to_dict()`` is
+exactly the caller's context. Every result is streamed: each value of a generator, or the
+one return value, is its own reply, followed by an empty ending reply, which is the
+legacy reply sequence (spec 4.4): callers that read the result only from a reply without
+``ending`` (every legacy release) get it, and oslo.messaging callers take the last value.
+A ``ClientException`` reaches the caller as the exception it wraps, without an error in
+the server's log (the core's expected-exception path).
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from legacy_rpc.messaging.drivers.base import IncomingMessage
+from legacy_rpc.messaging.rpc.dispatcher import ExpectedException, StreamedResult
+from legacy_rpc.rpc import amqp, common
+
+__all__ = ["LegacyDispatcher", "dispatching"]
+
+_state = threading.local()
+
+# Keys the core adds to a received context that the caller did not send.
+_CORE_CONTEXT_KEYS = ("client_timeout",)
+
+
+def dispatching() -> bool:
+    """Whether the current thread is running a legacy server method."""
+    return bool(getattr(_state, "active", False))
+
+
+def _expected(exc: common.ClientException) -> ExpectedException:
+    expected = ExpectedException()
+    expected.exc_info = exc._exc_info
+    return expected
+
+
+class LegacyDispatcher:
+    """The dispatcher object a core RPC server needs, in front of a legacy proxy."""
+
+    def __init__(self, conf: Any, proxy: Any) -> None:
+        self.conf = conf
+        self.proxy = proxy
+
+    def _context(self, incoming: IncomingMessage) -> amqp.RpcContext:
+        values = {k: v for k, v in incoming.ctxt.items() if k not in _CORE_CONTEXT_KEYS}
+        values.update(msg_id=incoming.msg_id if getattr(incoming, "wants_reply", False)
+                      else None,
+                      reply_q=getattr(incoming, "reply_q", None), conf=self.conf,
+                      _replier=incoming)
+        ctxt: amqp.RpcContext = amqp.RpcContext.from_dict(values)
+        return ctxt
+
+    def dispatch(self, incoming: IncomingMessage) -> Any:
+        message = incoming.message
+        common.clear_store()
+        ctxt = self._context(incoming)
+        ctxt.update_store()
+        _state.active = True
+        try:
+            result = self.proxy.dispatch(ctxt, message.get("version"), message.get("method"),
+                                         message.get("namespace"),
+                                         **(message.get("args") or {}))
+        except common.ClientException as exc:
+            raise _expected(exc) from None
+        finally:
+            _state.active = False
+        if inspect.isgenerator(result):
+            return StreamedResult(self._stream(result))
+        return StreamedResult(iter([result]))
+
+    @staticmethod
+    def _stream(values: Iterator[Any]) -> Iterator[Any]:
+        _state.active = True
+        try:
+            yield from values
+        except common.ClientException as exc:
+            raise _expected(exc) from None
+        finally:
+            _state.active = False

@@ -1,0 +1,285 @@
+"""Fixtures of the legacy-API suite: every test using ``legacy`` runs on fake and on RabbitMQ.
+
+The legacy API reads the global ``cfg.CONF`` (as the original did), so :class:`LegacyEnv`
+sets its options with ``set_override`` and clears them, resets the chosen backend
+(``rpc._RPCIMPL``), closes the connections the test opened and releases the transports.
+
+Isolation on a shared broker: each test gets its own control exchange and unique topic
+names; the queues and exchanges it declared are deleted at the end of the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from oslo_config import cfg
+
+from legacy_rpc import rpc
+from legacy_rpc.messaging.transport import Transport, TransportURL
+from legacy_rpc.notifier import api as notifier_api
+from legacy_rpc.notifier import rpc_notifier, rpc_notifier2  # noqa: F401 - register options
+from legacy_rpc.rpc import _transport_url, _transports, common, dispatcher
+from tests.contract.conftest import FakeRawAccess, RabbitRawAccess, RawAccess
+
+CONF = cfg.CONF
+
+BACKENDS = ["fake", "rabbit"]
+LEGACY_BACKEND = {
+    "fake": "nova.openstack.common.rpc.impl_fake",
+    "rabbit": "nova.openstack.common.rpc.impl_kombu",
+}
+TIMEOUT = 10
+
+
+class LegacyFakeRaw(FakeRawAccess):
+    def collect_routed(self, queue: str, routing_key: str,
+                       exchange: str | None = None) -> list[bytes]:
+        """Collect the messages routed with ``routing_key`` in ``exchange`` (default: the
+        control exchange) into a new queue ``queue``."""
+        bodies: list[bytes] = []
+
+        class _Collector:
+            def push(self, _queue: str, delivery: Any) -> None:
+                bodies.append(delivery.body)
+
+        self._broker.declare_queue(queue)
+        self._broker.bind(exchange or self.default_exchange, queue, routing_key)
+        self._broker.consume(queue, _Collector())
+        return bodies
+
+
+class LegacyRabbitRaw(RabbitRawAccess):
+    def collect_routed(self, queue: str, routing_key: str,
+                       exchange: str | None = None) -> list[bytes]:
+        """As :meth:`LegacyFakeRaw.collect_routed`, with plain py-amqp."""
+        bodies: list[bytes] = []
+        conn = self._amqp.Connection(**self._params)
+        conn.connect()
+        channel = conn.channel()
+        channel.queue_declare(queue, auto_delete=True)
+        channel.exchange_declare(exchange or self.default_exchange, "topic", durable=False,
+                                 auto_delete=False)
+        channel.queue_bind(queue, exchange or self.default_exchange, routing_key)
+        channel.basic_consume(queue, no_ack=True, callback=lambda message: bodies.append(
+            message.body.encode() if isinstance(message.body, str) else bytes(message.body)))
+        stop = threading.Event()
+
+        def drain() -> None:
+            while not stop.is_set():
+                try:
+                    conn.drain_events(timeout=0.1)
+                except TimeoutError:
+                    continue
+
+        thread = threading.Thread(target=drain, daemon=True)
+        thread.start()
+
+        def cleanup() -> None:
+            stop.set()
+            thread.join(5)
+            conn.close()
+
+        self._cleanups.append(cleanup)
+        return bodies
+
+
+class Janitor:
+    """Deletes the queues and exchanges the tests declared on RabbitMQ, at the end."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self.queues: set[str] = set()
+        self.exchanges: set[str] = set()
+
+    def cleanup(self) -> None:
+        if self.url is None or not (self.queues or self.exchanges):
+            return
+        import amqp
+
+        parts = urlsplit(self.url.split(",")[0])
+        try:
+            conn = amqp.Connection(host=f"{parts.hostname or '127.0.0.1'}:{parts.port or 5672}",
+                                   userid=unquote(parts.username or "guest"),
+                                   password=unquote(parts.password or "guest"),
+                                   virtual_host=unquote(parts.path[1:]) or "/")
+            conn.connect()
+        except Exception:
+            return
+        try:
+            for kind, names in (("queue", self.queues), ("exchange", self.exchanges)):
+                for name in sorted(names):
+                    with contextlib.suppress(Exception):  # a missing name closes the channel
+                        channel = conn.channel()
+                        if kind == "queue":
+                            channel.queue_delete(name)
+                        else:
+                            channel.exchange_delete(name)
+                        channel.close()
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+@pytest.fixture(scope="session")
+def janitor() -> Iterator[Janitor]:
+    jan = Janitor()
+    yield jan
+    jan.cleanup()
+
+
+class Recorder:
+    """Collects what server methods saw, and lets a test wait for it."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.items: list[Any] = []
+
+    def add(self, item: Any) -> None:
+        with self._cond:
+            self.items.append(item)
+            self._cond.notify_all()
+
+    def wait(self, count: int = 1, timeout: float = TIMEOUT) -> list[Any]:
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.items) >= count, timeout):
+                raise AssertionError(f"expected {count} item(s) within {timeout}s, got "
+                                     f"{self.items!r}")
+            return list(self.items)
+
+
+class LegacyEnv:
+    """The legacy API configured for one backend, with helpers to start consumers."""
+
+    def __init__(self, backend: str, rabbit_url: str | None, janitor: Janitor) -> None:
+        self.backend = backend
+        self.janitor = janitor
+        self.prefix = f"lg-{uuid.uuid4().hex[:10]}"
+        self.exchange = f"{self.prefix}-x"
+        self.rabbit_url = rabbit_url
+        self._overrides: list[tuple[str, str | None]] = []
+        self._connections: list[common.Connection] = []
+        self._raw: list[RawAccess] = []
+        self.set("rpc_backend", LEGACY_BACKEND[backend])
+        self.set("control_exchange", self.exchange)
+        self.set("rpc_response_timeout", TIMEOUT)
+        self.set("notification_topics", [f"{self.prefix}-notifications"])
+        if rabbit_url is not None:
+            self._set_rabbit_options(rabbit_url)
+            janitor.url = rabbit_url
+            janitor.exchanges.add(self.exchange)
+
+    def _set_rabbit_options(self, url: str) -> None:
+        from legacy_rpc.rpc import impl_kombu  # noqa: F401 - registers the rabbit options
+
+        parsed = TransportURL.parse(CONF, url)
+        host = parsed.hosts[0]
+        self.set("rabbit_host", host.hostname or "127.0.0.1")
+        self.set("rabbit_port", host.port or 5672)
+        self.set("rabbit_userid", host.username or "guest")
+        self.set("rabbit_password", host.password or "guest")
+        self.set("rabbit_virtual_host", parsed.virtual_host or "/")
+
+    # ------------------------------------------------------------------ config
+
+    def set(self, name: str, value: Any, group: str | None = None) -> None:
+        CONF.set_override(name, value, group)
+        self._overrides.append((name, group))
+
+    def topic(self, name: str = "topic") -> str:
+        """A topic unique to this test (its queues are deleted at the end)."""
+        topic = f"{self.prefix}-{name}"
+        self.janitor.queues.add(topic)
+        self.janitor.exchanges.add(f"{topic}_fanout")
+        return topic
+
+    def queue(self, name: str) -> str:
+        """Remember a queue name to delete at the end."""
+        self.janitor.queues.add(name)
+        return name
+
+    @property
+    def transport(self) -> Transport:
+        """The process's transport for the configured backend."""
+        return _transports.get(CONF, _transport_url.transport_url(CONF))
+
+    def raw(self) -> LegacyFakeRaw | LegacyRabbitRaw:
+        """Raw access to the broker (publish bytes, collect bytes)."""
+        access: LegacyFakeRaw | LegacyRabbitRaw
+        if self.rabbit_url is None:
+            access = LegacyFakeRaw(self.transport)
+        else:
+            access = LegacyRabbitRaw(self.transport, self.rabbit_url)
+        self._raw.append(access)
+        return access
+
+    # ------------------------------------------------------------------ consumers
+
+    def connection(self) -> common.Connection:
+        conn = rpc.create_connection(new=True)
+        self._connections.append(conn)
+        return conn
+
+    def consumer(self, topic: str, managers: list[Any], fanout: bool = False,
+                 start: bool = True) -> common.Connection:
+        """A connection with one consumer dispatching to ``managers``."""
+        conn = self.connection()
+        conn.create_consumer(topic, dispatcher.RpcDispatcher(managers), fanout=fanout)
+        if start:
+            conn.consume_in_thread()
+        return conn
+
+    # ------------------------------------------------------------------ teardown
+
+    def close(self) -> None:
+        for conn in reversed(self._connections):
+            with contextlib.suppress(Exception):
+                conn.close()
+        for access in self._raw:
+            with contextlib.suppress(Exception):
+                access.close()
+        rpc.cleanup()
+        rpc._RPCIMPL = None
+        notifier_api._reset_drivers()
+        for name, group in reversed(self._overrides):
+            CONF.clear_override(name, group)
+
+
+@pytest.fixture(params=BACKENDS)
+def legacy(request: pytest.FixtureRequest, janitor: Janitor) -> Iterator[LegacyEnv]:
+    """The legacy API on ``fake`` (impl_fake) or on RabbitMQ (impl_kombu)."""
+    rabbit_url = request.getfixturevalue("rabbit_url") if request.param == "rabbit" else None
+    env = LegacyEnv(request.param, rabbit_url, janitor)
+    yield env
+    env.close()
+
+
+@pytest.fixture
+def context() -> common.CommonRpcContext:
+    return common.CommonRpcContext(user="fake_user", pw="fake_pw")
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def restore_conf() -> Iterator[Callable[[str, Any], None]]:
+    """``set(name, value)`` on the global CONF without a backend; cleared afterwards."""
+    names: list[str] = []
+
+    def set_(name: str, value: Any) -> None:
+        CONF.set_override(name, value)
+        names.append(name)
+
+    yield set_
+    for name in reversed(names):
+        CONF.clear_override(name)
+    rpc._RPCIMPL = None
+    notifier_api._reset_drivers()
