@@ -425,6 +425,10 @@ def wire_module_name(cls: type) -> str:
 def _local_module_name(module: str) -> str:
     if module in _BUILTIN_MODULES:
         return "builtins"
+    if module == "nova.rpc.common" or module.endswith("openstack.common.rpc.common"):
+        # The legacy RPCException family, sent by services that vendored openstack.common
+        # under their own name, lives in our drop-in module.
+        return "legacy_rpc.rpc.common"
     return _LOCAL_MODULES.get(module, module)
 
 

@@ -366,3 +366,8 @@ def test_driver_load_failure_shape() -> None:
     exc = DriverLoadFailure("rabbit", cause)
     assert exc.driver == "rabbit" and exc.ex is cause
     assert str(exc) == "Could not load messaging driver 'rabbit': boom"
+
+
+def test_own_legacy_backend_paths_are_aliases() -> None:
+    assert resolve_driver_name("legacy_rpc.rpc.impl_kombu") == "rabbit"
+    assert resolve_driver_name("legacy_rpc.rpc.impl_fake") == "fake"

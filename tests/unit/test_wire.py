@@ -1042,3 +1042,15 @@ def test_who_gets_streamed_values(inner: dict[str, object], streams: bool) -> No
     request = wire.parse_request(dict(inner))
     assert request.stream_replies is streams
     assert "_stream" not in request.message
+
+
+@pytest.mark.parametrize("module", ["nova.openstack.common.rpc.common",
+                                    "cinder.openstack.common.rpc.common", "nova.rpc.common"])
+def test_legacy_rpc_common_exceptions_are_rebuilt_from_any_project(module: str) -> None:
+    from legacy_rpc.rpc import common
+
+    failure = json.dumps({"class": "Timeout", "module": module, "message": "slow",
+                          "tb": [], "args": [], "kwargs": {"topic": "t"}})
+    exc = wire.deserialize_remote_exception(failure, [module])
+    assert isinstance(exc, common.Timeout)
+    assert isinstance(wire.deserialize_remote_exception(failure, []), RemoteError)

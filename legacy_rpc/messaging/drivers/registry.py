@@ -63,7 +63,7 @@ LEGACY_ALIASES: dict[str, str] = {
 """Legacy backend names -> driver names. The ``impl_*`` keys also match as the last
 component of a module path in one of :data:`_LEGACY_PACKAGES`."""
 
-_LEGACY_PACKAGES: tuple[str, ...] = ("openstack.common.rpc", "nova.rpc")
+_LEGACY_PACKAGES: tuple[str, ...] = ("openstack.common.rpc", "nova.rpc", "legacy_rpc.rpc")
 """Packages that held the legacy ``impl_*`` modules; any project prefix is allowed before
 ``openstack.common.rpc`` (``nova.``, ``cinder.``, ...)."""
 
