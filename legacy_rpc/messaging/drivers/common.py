@@ -57,15 +57,77 @@ class DuplicateFilter:
 ReplyQueue = queue.SimpleQueue  # holds wire.Reply objects, or an exception to raise
 
 
+_WAKE = object()  # tells a waiting call to try to become the reader
+READ_SLICE = 0.2   # longest single read by a calling thread, so the reader role moves on
+
+
 class ReplyWaiters:
-    """Routes each reply to the call waiting for it, keyed by ``_msg_id``."""
+    """Routes each reply to the call waiting for it, keyed by ``_msg_id``.
+
+    With a ``reader`` (a function that reads the reply address for up to N seconds and
+    hands what it reads to :meth:`deliver`), waiting calls read the replies themselves, one
+    at a time (leader/follower): a sequential caller gets its reply straight from the
+    socket, without a hand-off from another thread. When the reading call stops reading, it
+    wakes one of the waiting calls to take over.
+    """
 
     WARN_THRESHOLD = 10
 
-    def __init__(self) -> None:
+    def __init__(self, reader: Callable[[float, float | None], None] | None = None) -> None:
         self._queues: dict[str, ReplyQueue[Any]] = {}
         self._lock = threading.Lock()
         self._warn_threshold = self.WARN_THRESHOLD
+        self._reader = reader
+        self._reading = threading.Lock()
+        self._followers: set[ReplyQueue[Any]] = set()
+
+    def next_reply(self, replies: ReplyQueue[Any], timeout: float | None) -> Any:
+        """The next item for ``replies``, reading the reply address when nobody else does.
+
+        Raises ``queue.Empty`` after ``timeout`` seconds.
+        """
+        if self._reader is None:
+            return replies.get(timeout=timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                item = replies.get_nowait()
+            except queue.Empty:
+                pass
+            else:
+                if item is not _WAKE:
+                    return item
+                continue
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise queue.Empty
+            slice_ = READ_SLICE if remaining is None else min(READ_SLICE, remaining)
+            with self._lock:
+                self._followers.add(replies)
+            if self._reading.acquire(blocking=False):
+                with self._lock:
+                    self._followers.discard(replies)
+                try:
+                    self._reader(slice_, deadline)
+                finally:
+                    self._reading.release()
+                    self._wake_a_follower()
+                continue
+            try:
+                item = replies.get(timeout=slice_)
+            except queue.Empty:
+                continue
+            finally:
+                with self._lock:
+                    self._followers.discard(replies)
+            if item is not _WAKE:
+                return item
+
+    def _wake_a_follower(self) -> None:
+        with self._lock:
+            follower = next(iter(self._followers), None)
+        if follower is not None:
+            follower.put(_WAKE)
 
     def register(self, msg_id: str) -> ReplyQueue[Any]:
         """Register a call before its request is sent, so no reply can be missed."""
@@ -117,7 +179,7 @@ class ReplyWaiters:
 def iterate_replies(replies: ReplyQueue[Any], msg_id: str, *,
                     allowed_remote_exmods: Iterable[str], timeout: float | None,
                     call_monitor_timeout: float | None = None, per_value_timeout: bool = False,
-                    describe: str = "") -> Iterator[Any]:
+                    describe: str = "", waiters: ReplyWaiters | None = None) -> Iterator[Any]:
     """Yield the values of one call's replies until its final reply.
 
     ``timeout`` is the overall deadline, or with ``per_value_timeout`` the longest wait for
@@ -134,7 +196,8 @@ def iterate_replies(replies: ReplyQueue[Any], msg_id: str, *,
         due = [d for d in (deadline, monitor_deadline) if d is not None]
         wait = max(0.0, min(due) - time.monotonic()) if due else None
         try:
-            reply = replies.get(timeout=wait)
+            reply = (waiters.next_reply(replies, wait) if waiters is not None
+                     else replies.get(timeout=wait))
         except queue.Empty:
             if monitor_deadline is not None and (deadline is None
                                                  or monitor_deadline < deadline):
@@ -211,7 +274,8 @@ def _replies(waiters: ReplyWaiters, replies: ReplyQueue[Any], msg_id: str,
     try:
         yield from iterate_replies(replies, msg_id, allowed_remote_exmods=allowed,
                                    timeout=timeout, call_monitor_timeout=call_monitor_timeout,
-                                   per_value_timeout=per_value_timeout, describe=describe)
+                                   per_value_timeout=per_value_timeout, describe=describe,
+                                   waiters=waiters)
     finally:
         waiters.unregister(msg_id)
 

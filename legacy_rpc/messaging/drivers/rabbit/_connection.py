@@ -425,7 +425,8 @@ class BrokerConnection:
                     LOG.debug("Could not cancel consumer %s: %s", consumer.tag, exc)
                     return
 
-    def drain(self, timeout: float, stop: Callable[[], bool]) -> None:
+    def drain(self, timeout: float, stop: Callable[[], bool],
+              deadline: float | None = None) -> None:
         """Wait up to ``timeout`` for deliveries and hand them to their callbacks.
 
         Repairs the connection (and the subscriptions) on errors, unless ``stop()``.
@@ -442,7 +443,7 @@ class BrokerConnection:
             if self._conn is not None:
                 self._conn.heartbeat_tick(rate=self.options.heartbeat_rate)
 
-        self.ensure(action, stop=stop, what="consuming")
+        self.ensure(action, stop=stop, deadline=deadline, what="consuming")
 
     def ack(self, delivery: Delivery) -> None:
         self._settle(delivery, lambda ch: ch.basic_ack(delivery.delivery_tag))

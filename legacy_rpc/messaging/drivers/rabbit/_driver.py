@@ -74,7 +74,7 @@ class RabbitDriver(base.BaseDriver):
         self._pool = ConnectionPool(lambda: self.new_connection("send"),
                                     opts.rpc_conn_pool_size, opts.conn_pool_min_size,
                                     opts.conn_pool_ttl)
-        self._waiters = common.ReplyWaiters()
+        self._waiters = common.ReplyWaiters(reader=self._read_replies)
         self._reply: ReplyConsumer | None = None
         self._lock = threading.Lock()
         self._reply_lock = threading.Lock()
@@ -83,8 +83,9 @@ class RabbitDriver(base.BaseDriver):
         self._heartbeat: HeartbeatThread | None = None
         if opts.heartbeat_timeout_threshold > 0:
             interval = max(1.0, opts.heartbeat_timeout_threshold / opts.heartbeat_rate / 2)
-            self._heartbeat = HeartbeatThread(interval, [self._pool.idle_connections],
-                                              self._pool.expire_idle)
+            self._heartbeat = HeartbeatThread(
+                interval, [self._pool.idle_connections, self._reply_connections],
+                self._pool.expire_idle)
             self._heartbeat.start()
 
     # ----------------------------------------------------------------- connections
@@ -102,6 +103,15 @@ class RabbitDriver(base.BaseDriver):
 
     def _exchange_name(self, target: Target) -> str:
         return target.exchange or self._default_exchange or "openstack"
+
+    def _read_replies(self, timeout: float, deadline: float | None) -> None:
+        reply = self._reply
+        if reply is not None:
+            reply.read(timeout, deadline)
+
+    def _reply_connections(self) -> list[BrokerConnection]:
+        reply = self._reply
+        return [reply.connection] if reply is not None else []
 
     def _reply_queue(self, timeout: float | None) -> str:
         """The transport's reply queue, declared by the first call (within its timeout)."""

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import collections
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from legacy_rpc.messaging import _mask, wire
 from legacy_rpc.messaging.drivers import base, common
-from legacy_rpc.messaging.drivers.rabbit._connection import Delivery
+from legacy_rpc.messaging.drivers.rabbit._connection import (
+    BrokerConnection,
+    DeadlineExceeded,
+    Delivery,
+)
 from legacy_rpc.messaging.drivers.rabbit._topology import Queue
 
 if TYPE_CHECKING:
@@ -207,8 +210,9 @@ class RawListener(NotificationListener):
 
 
 class ReplyConsumer:
-    """The transport's reply queue, consumed by one thread that hands each reply to its
-    waiting call the moment it arrives."""
+    """The transport's reply queue. It has no thread of its own: the calls waiting for
+    replies read it in turn (``ReplyWaiters``), and the heartbeat thread keeps it alive and
+    clears stray replies while no call waits."""
 
     def __init__(self, driver: RabbitDriver, waiters: common.ReplyWaiters,
                  deadline: float | None = None) -> None:
@@ -222,9 +226,10 @@ class ReplyConsumer:
         except BaseException:
             self._conn.close()
             raise
-        self._thread = threading.Thread(target=self._run, name="legacy-rpc-replies",
-                                        daemon=True)
-        self._thread.start()
+
+    @property
+    def connection(self) -> BrokerConnection:
+        return self._conn
 
     def _on_delivery(self, delivery: Delivery) -> None:
         try:
@@ -234,16 +239,16 @@ class ReplyConsumer:
             return
         self._waiters.deliver(body)
 
-    def _run(self) -> None:
-        while not self._stopped:
-            try:
-                self._conn.drain(DRAIN_SLICE, stop=lambda: self._stopped)
-            except Exception:
-                if not self._stopped:
-                    LOG.exception("Reply consumer failed; trying again")
+    def read(self, timeout: float, deadline: float | None) -> None:
+        """Read replies for up to ``timeout`` seconds (called by a waiting call)."""
+        try:
+            self._conn.drain(timeout, stop=lambda: self._stopped, deadline=deadline)
+        except DeadlineExceeded:
+            return  # the reading call's own deadline passed while reconnecting
+        except Exception:
+            if not self._stopped:
+                LOG.exception("Reading replies failed; the next read tries again")
 
     def close(self) -> None:
         self._stopped = True
-        if self._thread is not threading.current_thread():
-            self._thread.join(5)
         self._conn.close()
