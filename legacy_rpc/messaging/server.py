@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from legacy_rpc.messaging.drivers.base import PollStyleListenerAdapter
 from legacy_rpc.messaging.exceptions import MessagingException
 
 if TYPE_CHECKING:
@@ -158,14 +159,21 @@ class MessageHandlingServer(abc.ABC):
             if previous == _STOPPED:
                 self._release()  # a new run after stop() without wait(): finish the old one
             workers = override_pool_size or self.conf.executor_thread_pool_size
-            self._executor = _load_executor(self.executor_type, workers)
-            try:
-                self.listener = self._create_listener()
-                self.listener.start(self._on_incoming)
-            except BaseException:
-                self._executor.shutdown(wait=False)
+            self.listener = self._create_listener()
+            if (self.executor_type == "threading"
+                    and isinstance(self.listener, PollStyleListenerAdapter)):
+                # The listener's own threads dispatch what they read (leader/follower):
+                # no hand-off from a polling thread to a worker pool.
                 self._executor = None
-                raise
+                self.listener.start(self._safe_process, workers=workers)
+            else:
+                self._executor = _load_executor(self.executor_type, workers)
+                try:
+                    self.listener.start(self._on_incoming)
+                except BaseException:
+                    self._executor.shutdown(wait=False)
+                    self._executor = None
+                    raise
         except BaseException:
             with self._cond:
                 self._state = _WAITED if previous != _IDLE else _IDLE
@@ -212,6 +220,8 @@ class MessageHandlingServer(abc.ABC):
         self._executor = None
         if executor is not None:
             executor.shutdown(wait=True)
+        if isinstance(listener, PollStyleListenerAdapter):
+            listener.join()  # in-flight messages dispatched by the listener's threads
         if listener is not None:
             listener.cleanup()
 

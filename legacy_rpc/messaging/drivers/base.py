@@ -247,10 +247,17 @@ class Listener(abc.ABC):
 
 
 class PollStyleListenerAdapter(Listener):
-    """Runs a :class:`PollStyleListener` on one thread and pushes each batch to a callback.
+    """Runs a :class:`PollStyleListener` on threads and pushes each batch to a callback.
 
-    After :meth:`stop` it keeps polling until ``poll`` returns nothing, so messages the
-    listener already fetched are still handed over instead of being lost.
+    With ``workers=1`` (the default) one thread polls and calls the callback. With more, the
+    threads take turns (leader/follower): one polls while the others wait; the thread that
+    received a batch hands the polling over and runs the callback itself, so a message is
+    dispatched by the thread that read it, with no hand-off to a worker pool on the way.
+    Threads are started as needed, up to ``workers``; when all are busy nobody polls, which
+    holds back further messages at the broker instead of queueing them in memory.
+
+    After :meth:`stop` the threads keep polling until ``poll`` returns nothing, so messages
+    the listener already fetched are still handed over instead of being lost.
     """
 
     POLL_TIMEOUT = 1.0
@@ -260,32 +267,53 @@ class PollStyleListenerAdapter(Listener):
         super().__init__(batch_size, batch_timeout, poll_style_listener.prefetch_size)
         self._poll_style_listener = poll_style_listener
         self._started = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._workers = 1
+        self._threads: list[threading.Thread] = []
+        self._reader = threading.Lock()   # held by the thread that polls
+        self._state = threading.Lock()    # guards _threads and _waiting
+        self._waiting = 0                 # threads waiting to poll
 
     @property
     def poll_style_listener(self) -> PollStyleListener:
         return self._poll_style_listener
 
-    def start(self, on_incoming_callback: Callable[[list[IncomingMessage]], None]) -> None:
+    def start(self, on_incoming_callback: Callable[[list[IncomingMessage]], None],
+              workers: int = 1) -> None:
         super().start(on_incoming_callback)
+        self._workers = max(1, workers)
         self._started.set()
-        self._thread = threading.Thread(target=self._runner, name="legacy-rpc-listener",
-                                        daemon=True)
-        self._thread.start()
+        with self._state:
+            self._threads = []
+            self._spawn_locked()
+
+    def _spawn_locked(self) -> None:
+        thread = threading.Thread(target=self._runner, name="legacy-rpc-listener",
+                                  daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def _runner(self) -> None:
         callback = self.on_incoming_callback
         assert callback is not None
         while True:
-            running = self._started.is_set()
-            try:
-                batch = self._poll_style_listener.poll(
-                    timeout=self.POLL_TIMEOUT if running else 0,
-                    batch_size=self.batch_size, batch_timeout=self.batch_timeout)
-            except Exception:
-                LOG.exception("Listener poll failed; polling again")
-                time.sleep(0.1)  # back off a failing backend, not synchronisation
-                continue
+            with self._state:
+                self._waiting += 1
+            with self._reader:
+                with self._state:
+                    self._waiting -= 1
+                running = self._started.is_set()
+                try:
+                    batch = self._poll_style_listener.poll(
+                        timeout=self.POLL_TIMEOUT if running else 0,
+                        batch_size=self.batch_size, batch_timeout=self.batch_timeout)
+                except Exception:
+                    LOG.exception("Listener poll failed; polling again")
+                    time.sleep(0.1)  # back off a failing backend, not synchronisation
+                    continue
+                if batch and running:
+                    with self._state:
+                        if self._waiting == 0 and len(self._threads) < self._workers:
+                            self._spawn_locked()  # someone must poll while we dispatch
             if batch:
                 try:
                     callback(batch)
@@ -295,12 +323,20 @@ class PollStyleListenerAdapter(Listener):
                 return
 
     def stop(self) -> None:
+        """Stop polling; with one worker, also wait for it (it only hands batches over)."""
         self._started.clear()
         self._poll_style_listener.stop()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
-        self._thread = None
+        if self._workers == 1:
+            self.join()
         super().stop()
+
+    def join(self) -> None:
+        """Wait until every thread has finished (after :meth:`stop`)."""
+        with self._state:
+            threads = list(self._threads)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join()
 
     def cleanup(self) -> None:
         self._poll_style_listener.cleanup()

@@ -84,7 +84,8 @@ class RabbitDriver(base.BaseDriver):
         if opts.heartbeat_timeout_threshold > 0:
             interval = max(1.0, opts.heartbeat_timeout_threshold / opts.heartbeat_rate / 2)
             self._heartbeat = HeartbeatThread(
-                interval, [self._pool.idle_connections, self._reply_connections],
+                interval, [self._pool.idle_connections, self._reply_connections,
+                           self._listener_connections],
                 self._pool.expire_idle)
             self._heartbeat.start()
 
@@ -108,6 +109,11 @@ class RabbitDriver(base.BaseDriver):
         reply = self._reply
         if reply is not None:
             reply.read(timeout, deadline)
+
+    def _listener_connections(self) -> list[BrokerConnection]:
+        # Ticked only when no thread is polling them (every worker busy dispatching).
+        with self._lock:
+            return list(self._listener_conns)
 
     def _reply_connections(self) -> list[BrokerConnection]:
         reply = self._reply
