@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 __all__ = ["version_is_compatible", "parse_version"]
 
 
+@functools.lru_cache(maxsize=256)
 def parse_version(version: str) -> tuple[int, int, int]:
     """Parse ``"X.Y"`` or ``"X.Y.Z"`` into integers (the revision defaults to 0).
 

@@ -23,6 +23,7 @@ import datetime
 import enum
 import importlib
 import json
+import os
 import threading
 import traceback
 import uuid
@@ -88,8 +89,12 @@ class UnsupportedEnvelopeVersion(MalformedMessage):
 
 
 def new_id() -> str:
-    """A fresh 32-character hex id, the form oslo.messaging uses for msg and unique ids."""
-    return uuid.uuid4().hex
+    """A fresh uuid4 as 32 hex characters, the form of oslo.messaging's msg and unique ids
+    (built from random bytes directly: cheaper than a ``uuid.UUID`` object)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 # --------------------------------------------------------------------------- envelope and body

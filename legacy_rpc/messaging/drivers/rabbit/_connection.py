@@ -127,6 +127,10 @@ class BrokerConnection:
         self._host: TransportHost | None = None
         self._closed = False
         self.closing = False  # set by an owner tearing down: cancels are then expected
+        # heartbeat_tick wants calling a few times per heartbeat period, not on every read.
+        self._tick_interval = max(0.1, plan.options.heartbeat_timeout_threshold
+                                  / max(1, plan.options.heartbeat_rate) / 4)
+        self._next_tick = 0.0
 
     # ------------------------------------------------------------------ connecting
 
@@ -440,7 +444,9 @@ class BrokerConnection:
                 self._open_channel()
             with contextlib.suppress(TimeoutError):
                 self._conn.drain_events(timeout=timeout)
-            if self._conn is not None:
+            now = time.monotonic()
+            if self._conn is not None and now >= self._next_tick:
+                self._next_tick = now + self._tick_interval
                 self._conn.heartbeat_tick(rate=self.options.heartbeat_rate)
 
         self.ensure(action, stop=stop, deadline=deadline, what="consuming")

@@ -82,7 +82,7 @@ class RabbitDriver(base.BaseDriver):
         self._obsolete: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._heartbeat: HeartbeatThread | None = None
         if opts.heartbeat_timeout_threshold > 0:
-            interval = max(1.0, opts.heartbeat_timeout_threshold / opts.heartbeat_rate / 2)
+            interval = max(0.1, opts.heartbeat_timeout_threshold / opts.heartbeat_rate / 2)
             self._heartbeat = HeartbeatThread(
                 interval, [self._pool.idle_connections, self._reply_connections,
                            self._listener_connections],
@@ -149,9 +149,12 @@ class RabbitDriver(base.BaseDriver):
         deadline = time.monotonic() + timeout if timeout is not None else None
         data = wire.encode_body(body)
         try:
-            with self._pool.connection(deadline) as conn:
+            conn = self._pool.get(deadline)
+            try:
                 conn.publish(exchange, routing_key, data, mandatory=mandatory,
                              expiration=timeout, retry=retry, deadline=deadline)
+            finally:
+                self._pool.put(conn)
         except DeadlineExceeded as exc:
             raise MessagingTimeout(f"Timed out sending to {target!r}: the broker could not "
                                    f"be reached in {timeout}s ({exc})") from exc
@@ -214,9 +217,12 @@ class RabbitDriver(base.BaseDriver):
         data = wire.encode_body(body)
         while True:
             try:
-                with self._pool.connection(deadline) as conn:
+                conn = self._pool.get(deadline)
+                try:
                     conn.publish(exchange, address, data, mandatory=exchange is None,
                                  deadline=deadline)
+                finally:
+                    self._pool.put(conn)
                 return
             except MessageUndeliverable:
                 if not wait_for_queue:
@@ -258,9 +264,12 @@ class RabbitDriver(base.BaseDriver):
         exchange = self._exchange_name(target)
         queue = self.topology.notification_queue(exchange, target.topic)
         data = wire.encode_body(wire.pack_notification(ctxt, message, version))
-        with self._pool.connection() as conn:
+        conn = self._pool.get()
+        try:
             conn.publish(self.topology.topic_exchange(exchange), target.topic, data,
                          declare=queue, retry=retry)
+        finally:
+            self._pool.put(conn)
 
     # ----------------------------------------------------------------- listening
 

@@ -8,11 +8,10 @@ closes connections idle for longer than ``conn_pool_ttl`` beyond ``conn_pool_min
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from legacy_rpc.messaging.drivers.rabbit._connection import BrokerConnection, DeadlineExceeded
 
@@ -35,15 +34,8 @@ class ConnectionPool:
         self._cond = threading.Condition()
         self._closed = False
 
-    @contextlib.contextmanager
-    def connection(self, deadline: float | None = None) -> Iterator[BrokerConnection]:
-        conn = self._get(deadline)
-        try:
-            yield conn
-        finally:
-            self._put(conn)
-
-    def _get(self, deadline: float | None) -> BrokerConnection:
+    def get(self, deadline: float | None = None) -> BrokerConnection:
+        """Take a connection; give it back with :meth:`put` (in a ``finally``)."""
         with self._cond:
             warned = False
             while True:
@@ -64,7 +56,7 @@ class ConnectionPool:
                     raise DeadlineExceeded("no pooled connection became free in time")
                 self._cond.wait(remaining)
 
-    def _put(self, conn: BrokerConnection) -> None:
+    def put(self, conn: BrokerConnection) -> None:
         with self._cond:
             if self._closed:
                 conn.close()
