@@ -12,6 +12,8 @@ pytest_plugins = ["pytester"]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+NEW_STYLE = next(b for b in BLOCKS if "get_rpc_server" in b)
+TESTING = next(b for b in BLOCKS if "def test_" in b)
 
 
 def test_readme_has_examples() -> None:
@@ -30,7 +32,7 @@ def _leading_literal(comment: str) -> tuple[bool, object]:
 
 def test_usage_example_runs_and_its_comments_are_true() -> None:
     """Run the example; every ``expression  # literal`` line must evaluate to the literal."""
-    setup, teardown = BLOCKS[0].split("\nserver.stop()")
+    setup, teardown = NEW_STYLE.split("\nserver.stop()")
     namespace: dict[str, object] = {}
     exec(compile(setup, "README.md", "exec"), namespace)
     checked = 0
@@ -48,7 +50,7 @@ def test_usage_example_runs_and_its_comments_are_true() -> None:
 
 
 def test_testing_example_passes(pytester: pytest.Pytester) -> None:
-    calculator = BLOCKS[0].split("class Calculator:")[1].split("\nserver =")[0]
+    calculator = NEW_STYLE.split("class Calculator:")[1].split("\nserver =")[0]
     pytester.makepyfile("import legacy_rpc.messaging as messaging\n\n"
-                        f"class Calculator:{calculator}\n\n{BLOCKS[1]}")
+                        f"class Calculator:{calculator}\n\n{TESTING}")
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
