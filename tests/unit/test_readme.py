@@ -54,3 +54,10 @@ def test_testing_example_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("import legacy_rpc.messaging as messaging\n\n"
                         f"class Calculator:{calculator}\n\n{TESTING}")
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_notification_example_runs() -> None:
+    block = next(b for b in BLOCKS if "get_notification_listener" in b)
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+    assert namespace["received"].is_set()  # type: ignore[attr-defined]
