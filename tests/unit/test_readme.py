@@ -59,5 +59,5 @@ def test_testing_example_passes(pytester: pytest.Pytester) -> None:
 def test_notification_example_runs() -> None:
     block = next(b for b in BLOCKS if "get_notification_listener" in b)
     namespace: dict[str, object] = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["received"].is_set()  # type: ignore[attr-defined]
