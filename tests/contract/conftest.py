@@ -25,6 +25,7 @@ def driver_url(request: pytest.FixtureRequest) -> str:
     if name == "fake":
         return "fake://"
     url: str = request.getfixturevalue("rabbit_url")
+    _used_brokers.add(url)
     return url
 
 
@@ -35,15 +36,60 @@ def conf() -> cfg.ConfigOpts:
     return conf
 
 
+# Every broker object a contract test creates has this session's token in its name, so
+# the session can delete them all at the end (topic queues are not auto-deleted, as on
+# oslo.messaging, and would otherwise pile up on the broker run after run).
+SESSION = uuid.uuid4().hex[:8]
+_used_brokers: set[str] = set()
+
+
 @pytest.fixture
 def topic() -> str:
     """A topic no other test uses (so tests cannot disturb each other on a real broker)."""
-    return f"contract-{uuid.uuid4().hex[:12]}"
+    return f"contract-{SESSION}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
 def exchange() -> str:
-    return f"contract-x-{uuid.uuid4().hex[:8]}"
+    return f"contract-x-{SESSION}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_session_objects() -> Iterator[None]:
+    yield
+    for url in _used_brokers:
+        delete_broker_objects(url, SESSION)
+
+
+def delete_broker_objects(url: str, token: str) -> None:
+    """Delete the queues and exchanges whose names contain ``token`` (best effort)."""
+    import shutil
+    import subprocess
+
+    import amqp
+
+    if shutil.which("rabbitmqctl") is None:
+        return
+    names = {}
+    for kind in ("queues", "exchanges"):
+        out = subprocess.run(["rabbitmqctl", f"list_{kind}", "name", "-q",
+                              "--no-table-headers"], capture_output=True, text=True,
+                             timeout=60, check=False).stdout
+        names[kind] = [n.strip() for n in out.splitlines() if token in n]
+    parsed = messaging.TransportURL.parse(cfg.ConfigOpts(), url)
+    host = parsed.hosts[0]
+    conn = amqp.Connection(host=f"{host.hostname}:{host.port or 5672}",
+                           userid=host.username or "guest", password=host.password or "guest",
+                           virtual_host=parsed.virtual_host or "/")
+    conn.connect()
+    try:
+        channel = conn.channel()
+        for name in names["queues"]:
+            channel.queue_delete(name)
+        for name in names["exchanges"]:
+            channel.exchange_delete(name)
+    finally:
+        conn.close()
 
 
 @pytest.fixture

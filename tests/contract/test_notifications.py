@@ -348,9 +348,10 @@ def test_pools_get_a_copy_each_across_exchanges(ntransport: messaging.Transport,
 
 
 def test_a_pool_listener_keeps_the_default_queue_fed(notifier: Notifier,
-                                                     listen: StartListener) -> None:
+                                                     listen: StartListener,
+                                                     topic: str) -> None:
     pooled = Recorder(["info"])
-    listen([pooled], pool=f"pool-{id(pooled)}")
+    listen([pooled], pool=f"{topic}-pool")
     notifier.info(None, "both", {})
     pooled.wait_event("both")
     default = Recorder(["info"])

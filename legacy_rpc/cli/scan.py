@@ -1,0 +1,91 @@
+"""``legacy-rpc scan PATH``: what is still legacy in a code base, and what to do next.
+
+Exit status: 0 nothing legacy left, 1 legacy usage found (see ``--fail-on``), 2 a file could
+not be scanned or PATH does not exist. ``--json`` prints the report for CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from legacy_rpc.migration.findings import KINDS
+from legacy_rpc.migration.report import IMPORT_KINDS, Report, scan_path
+
+__all__ = ["register", "scan_command", "exit_code", "format_text"]
+
+FAIL_ON = ("legacy", "imports", "never")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``scan`` subcommand."""
+    parser = subparsers.add_parser(
+        "scan", help="find legacy rpc usage in a code base",
+        description="Find legacy rpc/notifier imports, calls, consumers, RpcProxy classes "
+                    "and legacy options in config files; report per file and in total, "
+                    "with what to do next. Exit status: 0 nothing legacy, 1 legacy usage "
+                    "found, 2 a file could not be scanned.")
+    parser.add_argument("path", metavar="PATH", help="a directory or a file")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--fail-on", choices=FAIL_ON, default="legacy",
+                        help="exit 1 on any legacy usage (legacy, default), only on legacy "
+                             "imports the drop-in step has not changed yet (imports), or "
+                             "never (never)")
+    parser.set_defaults(func=scan_command)
+
+
+def exit_code(report: Report, fail_on: str = "legacy") -> int:
+    """2 if a file could not be scanned, 1 if ``fail_on`` findings remain, else 0."""
+    if any(r.status == "error" for r in report.files):
+        return 2
+    kinds = {f.kind for r in report.files for f in r.findings}
+    if fail_on == "imports":
+        return 1 if kinds & (IMPORT_KINDS | {"unknown-option"}) else 0
+    if fail_on == "legacy":
+        legacy = kinds or any(r.status == "vendored" for r in report.files)
+        return 1 if legacy else 0
+    return 0
+
+
+def format_text(report: Report) -> str:
+    """The report for people: files with findings, totals, next steps."""
+    out: list[str] = []
+    for file in report.listed:
+        out.append(f"{file.path}: {file.status}")
+        if file.error:
+            out.append(f"  error: {file.error}")
+        for f in file.findings:
+            fix = " [migrate fixes it]" if f.fixable else ""
+            out.append(f"  {f.line}:{f.col} {f.kind}: {f.code}")
+            out.append(f"      -> {f.advice}{fix}")
+        out.append(f"  next: {file.next_step}")
+        out.append("")
+    totals = report.totals()
+    out.append(f"Total: {totals['files_scanned']} files scanned, "
+               f"{totals['files_with_legacy']} with legacy usage, {totals['errors']} "
+               f"could not be scanned; {totals['findings']} findings, {totals['fixable']} "
+               "fixed by 'legacy-rpc migrate'.")
+    for kind, count in totals["by_kind"].items():
+        out.append(f"  {kind}: {count} ({KINDS[kind]})")
+    out.append("Next steps:")
+    out.extend(f"  {n}. {step}" for n, step in enumerate(report.next_steps(), start=1))
+    return "\n".join(out)
+
+
+def scan_command(args: argparse.Namespace) -> int:
+    try:
+        report = scan_path(Path(args.path))
+    except FileNotFoundError as exc:
+        print(f"legacy-rpc scan: error: {exc}", file=sys.stderr)
+        return 2
+    code = exit_code(report, args.fail_on)
+    if args.json:
+        data = report.as_dict()
+        data["exit_code"] = code
+        print(json.dumps(data, indent=2))
+    else:
+        print(format_text(report))
+    return code
