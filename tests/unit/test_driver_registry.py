@@ -371,3 +371,21 @@ def test_driver_load_failure_shape() -> None:
 def test_own_legacy_backend_paths_are_aliases() -> None:
     assert resolve_driver_name("legacy_rpc.rpc.impl_kombu") == "rabbit"
     assert resolve_driver_name("legacy_rpc.rpc.impl_fake") == "fake"
+
+
+def test_alias_may_name_a_driver_class() -> None:
+    cls = load_driver_class("mine", aliases={"mine": "collections:OrderedDict"})
+    assert cls is collections.OrderedDict
+    with pytest.raises(DriverLoadFailure):
+        load_driver_class("mine", aliases={"mine": "os.path:sep"})
+
+
+def test_register_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_registered", {})
+    registry.register_driver("ordered", "collections:OrderedDict")
+    assert load_driver_class("ordered") is collections.OrderedDict
+    with pytest.raises(ValueError):
+        registry.register_driver("fake", "collections:OrderedDict")
+    with pytest.raises(ValueError):
+        registry.register_driver("bad", "no_colon_here")
+    registry.clear_cache()

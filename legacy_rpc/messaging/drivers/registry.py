@@ -26,6 +26,7 @@ __all__ = [
     "LEGACY_ALIASES",
     "legacy_driver_name",
     "resolve_driver_name",
+    "register_driver",
     "available_drivers",
     "clear_cache",
     "load_driver_class",
@@ -103,7 +104,8 @@ def resolve_driver_name(name: str, aliases: Mapping[str, str] | None = None) -> 
 
     In order: drop a ``+suffix`` (``kombu+memory`` -> ``kombu``); apply the application's
     ``aliases`` (exact match on the whole name, then on the part before ``+``; the value
-    is a driver name or a legacy name, looked up in the alias table once); keep a known driver
+    is a driver name, a legacy name looked up in the alias table once, or a
+    ``"module:Class"`` target); keep a known driver
     name; map a legacy name through the alias table; else return the name unchanged, so
     that loading it fails with a clear message.
     """
@@ -143,8 +145,26 @@ def _entry_point_drivers() -> dict[str, str]:
 def _discover() -> dict[str, str]:
     """Built-in drivers plus entry-point drivers (cached; see :func:`clear_cache`)."""
     drivers = _entry_point_drivers()
+    drivers.update(_registered)
     drivers.update(BUILTIN_DRIVERS)
     return drivers
+
+
+_registered: dict[str, str] = {}
+
+
+def register_driver(name: str, target: str) -> None:
+    """Make ``name`` load the driver class ``target`` (``"package.module:Class"``).
+
+    For drivers not installed with an entry point: in-house code, examples, a driver under
+    development being run through the contract suite. Built-in names cannot be replaced.
+    """
+    if name in BUILTIN_DRIVERS:
+        raise ValueError(f"{name!r} is a built-in driver and cannot be replaced")
+    if ":" not in target:
+        raise ValueError(f"target must look like 'package.module:Class', got {target!r}")
+    _registered[name] = target
+    clear_cache()
 
 
 def available_drivers() -> dict[str, str]:
@@ -217,6 +237,13 @@ def load_driver_class(name: str, aliases: Mapping[str, str] | None = None) -> ty
         target that is missing or not a class.
     """
     driver = resolve_driver_name(name, aliases)
+    if ":" in driver:
+        # An application alias may name the class itself ("package.module:Driver"), for a
+        # driver that is not installed with an entry point (tests, examples, in-house code).
+        obj = _import_target(driver, driver)
+        if not isinstance(obj, type):
+            raise DriverLoadFailure(driver, TypeError(f"{driver!r} is not a driver class"))
+        return obj
     target = available_drivers().get(driver)
     if target is None:
         if driver in DRIVER_EXTRAS:

@@ -1,0 +1,1 @@
+"""The driver porting guide's minimal example driver."""
