@@ -4,10 +4,8 @@ It implements the five methods a driver must (``send``, ``send_stream``,
 ``send_notification``, ``listen_subscriptions``, ``cleanup``) on a tiny broker: named
 queues, ``(exchange, routing key) -> queues`` bindings, and listeners that pull from their
 queues. Message bodies are built and parsed only by ``legacy_rpc.messaging.wire``; replies
-are routed by ``legacy_rpc.messaging.drivers.common``. It passes the driver contract suite:
-
-    LEGACY_RPC_CONTRACT_DRIVERS=migration_guide.examples.minimal_driver.memory_driver:MemoryDriver \\
-        python -m pytest tests/contract
+are routed by ``legacy_rpc.messaging.drivers.common``. It passes the driver contract suite
+(see ``migration_guide/driver_porting.md`` for the command).
 
 Use it in code with that ``module:Class`` path as the URL scheme, or register it as an entry
 point in ``legacy_rpc.drivers`` to give it a short name.
