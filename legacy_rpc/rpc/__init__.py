@@ -36,6 +36,7 @@ __all__ = [
     "cast_to_server",
     "fanout_cast_to_server",
     "queue_get_for",
+    "get_transport",
     "common",
 ]
 
@@ -87,6 +88,16 @@ def _get_impl() -> Any:
     if _RPCIMPL is None:
         _RPCIMPL = _load_backend(str(CONF.rpc_backend))
     return _RPCIMPL
+
+
+def get_transport() -> Any:
+    """The core transport the legacy API uses in this process (created on first use).
+
+    An addition to the legacy API, for migrating call sites one at a time: new-style code
+    in the same process can share it (``RPCClient(rpc.get_transport(), target)``); on the
+    in-memory ``impl_fake`` backend that is the only way the two can reach each other.
+    """
+    return _get_impl().transport(CONF)
 
 
 def create_connection(new: bool = True) -> common.Connection:

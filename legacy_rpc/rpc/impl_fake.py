@@ -25,6 +25,7 @@ __all__ = [
 _BACKEND = _backend.Backend("fake")
 
 create_connection = _BACKEND.create_connection
+transport = _BACKEND.transport  # the core transport (an addition; rpc.get_transport)
 multicall = _BACKEND.multicall
 call = _BACKEND.call
 cast = _BACKEND.cast

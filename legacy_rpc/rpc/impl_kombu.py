@@ -31,6 +31,7 @@ cfg.CONF.register_opts(kombu_opts)
 _BACKEND = _backend.Backend("rabbit")
 
 create_connection = _BACKEND.create_connection
+transport = _BACKEND.transport  # the core transport (an addition; rpc.get_transport)
 multicall = _BACKEND.multicall
 call = _BACKEND.call
 cast = _BACKEND.cast

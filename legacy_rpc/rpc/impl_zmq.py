@@ -29,6 +29,7 @@ cfg.CONF.register_opts(zmq_opts)
 _BACKEND = _backend.Backend("zmq")
 
 create_connection = _BACKEND.create_connection
+transport = _BACKEND.transport  # the core transport (an addition; rpc.get_transport)
 multicall = _BACKEND.multicall
 call = _BACKEND.call
 cast = _BACKEND.cast

@@ -7,8 +7,8 @@ queues. Message bodies are built and parsed only by ``legacy_rpc.messaging.wire`
 are routed by ``legacy_rpc.messaging.drivers.common``. It passes the driver contract suite
 (see ``migration_guide/driver_porting.md`` for the command).
 
-Use it in code with that ``module:Class`` path as the URL scheme, or register it as an entry
-point in ``legacy_rpc.drivers`` to give it a short name.
+To use it, give it a name with ``registry.register_driver("memory", "<module>:MemoryDriver")``
+(then ``memory://`` selects it), or declare it as an entry point in ``legacy_rpc.drivers``.
 """
 
 from __future__ import annotations
