@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from importlib import metadata
@@ -134,4 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("legacy-rpc: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:
+            # The reader went away (``legacy-rpc migrate . | head``): stop quietly.
+            with contextlib.suppress(OSError):
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the exit flush
+            return 141
     return code

@@ -109,15 +109,17 @@ def classify(entry: Entry) -> str:
     if messaging_section or (entry.section == "DEFAULT"
                              and entry.key.startswith(_MESSAGING_PREFIXES)):
         return "unknown"
+    if entry.section == "DEFAULT" and suggestion(entry, cutoff=0.85):
+        return "unknown"  # a misspelt messaging option (rabit_host)
     return "other"
 
 
-def suggestion(entry: Entry) -> str | None:
+def suggestion(entry: Entry, cutoff: float = 0.6) -> str | None:
     """The known option of ``entry``'s section whose name is closest, if any is close."""
     known = known_options()
     names = set(known["legacy"].get(entry.section, ())) | set(
         known["new"].get(entry.section, ()))
-    close = difflib.get_close_matches(entry.key, sorted(names), n=1)
+    close = difflib.get_close_matches(entry.key, sorted(names), n=1, cutoff=cutoff)
     return close[0] if close else None
 
 

@@ -103,3 +103,12 @@ def test_unreadable_file(run: Run, tmp_path: Path) -> None:
     code, out, err = run("config", str(tmp_path / "missing.conf"))
     assert (code, out) == (2, "")
     assert "cannot read" in err and "No such file or directory" in err
+
+
+def test_misspelt_default_option_is_reported(tmp_path: Path, run: Run) -> None:
+    conf = tmp_path / "typo.conf"
+    conf.write_text("[DEFAULT]\nrabit_host = broker\nverbose = true\n")
+    code, _out, err = run("config", str(conf))
+    assert code == 1
+    assert "rabit_host" in err and "did you mean 'rabbit_host'" in err
+    assert "verbose" not in err  # not a messaging option

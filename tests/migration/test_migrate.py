@@ -126,3 +126,15 @@ def test_rewrite_keeps_crlf_and_other_code() -> None:
     assert result.text == "# -*- coding: utf-8 -*-\r\nfrom legacy_rpc import rpc\r\nx = 'é'\r\n"
     assert [(c.line, c.before, c.after) for c in result.changes] == [
         (2, "from cinder.openstack.common import rpc", "from legacy_rpc import rpc")]
+
+
+def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    import shutil
+
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE_TREE, tree)
+    pipeline = subprocess.run(
+        f"{sys.executable} -m legacy_rpc.cli migrate {tree} | head -1",
+        shell=True, capture_output=True, text=True, timeout=60, check=False)
+    assert "Traceback" not in pipeline.stderr
+    assert pipeline.stdout.startswith("---")
