@@ -309,3 +309,50 @@ def test_heartbeats_keep_idle_connections_alive(vhost: Vhost,
         server.stop()
         server.wait()
         transport.cleanup()
+
+
+def test_servers_and_listeners_resume_after_a_broker_restart(vhost: Vhost) -> None:
+    """The broker's application is stopped and started again: transient queues are gone,
+    every connection is refused for a while; servers, listeners and the reply queue must
+    come back by themselves (no hung consumer)."""
+    from tests.resilience.conftest import rabbitmqctl
+
+    url = f"{vhost.url}?{FAST_RECONNECT}"
+    server_transport = messaging.get_rpc_transport(make_conf(), url)
+    client_transport = messaging.get_rpc_transport(make_conf(), url)
+    sink = Sink()
+    server = messaging.get_rpc_server(server_transport,
+                                      messaging.Target(topic="restart", server="s1"), [sink])
+    listener = get_notification_listener(server_transport,
+                                         [messaging.Target(topic="restart")], [sink])
+    server.start()
+    listener.start()
+    client = messaging.get_rpc_client(client_transport, messaging.Target(topic="restart"),
+                                      timeout=CALL_TIMEOUT)
+    notifier = Notifier(client_transport, "restart", driver="messagingv2", topics=["restart"])
+    try:
+        assert client.call({}, "double", n=1) == 2
+        try:
+            rabbitmqctl("stop_app", timeout=60)
+        finally:
+            rabbitmqctl("start_app", timeout=120)
+            rabbitmqctl("await_startup", timeout=120)
+
+        def call_works() -> bool:
+            try:
+                return bool(client.call({}, "double", n=21) == 42)
+            except messaging.MessagingTimeout:
+                return False
+
+        wait_for(call_works, timeout=60, interval=0.2,
+                 message="calls did not resume after the broker restart")
+        client.cast({}, "record", n=7)
+        notifier.info({}, "restart.done", {"n": 8})
+        wait_for(lambda: 7 in sink.casts and 8 in sink.notes, timeout=30,
+                 message="the server or the listener did not resume consuming")
+    finally:
+        for srv in (server, listener):
+            srv.stop()
+            srv.wait()
+        client_transport.cleanup()
+        server_transport.cleanup()
