@@ -6,6 +6,7 @@ import pytest
 from oslo_config import cfg
 
 import legacy_rpc.messaging as messaging
+from legacy_rpc.messaging.drivers.base import Subscription
 from legacy_rpc.messaging.drivers.rabbit._opts import load_options
 from legacy_rpc.messaging.drivers.rabbit._topology import Topology
 
@@ -41,7 +42,8 @@ def test_reply_and_notification_queues() -> None:
     note = topology.notification_queue("nova", "notifications.info")
     assert (note.name, note.arguments) == ("notifications.info", {})
     assert note.bindings[0][0].name == "nova"
-    pooled = topology.notification_queue("nova", "notifications.info", pool="mypool")
+    pooled = topology.subscription_queue(
+        Subscription("notifications.info", "nova", queue="mypool"), "openstack", "u")
     assert pooled.name == "mypool" and pooled.bindings[0][1] == "notifications.info"
 
 

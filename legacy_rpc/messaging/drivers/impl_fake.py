@@ -165,12 +165,11 @@ class _RpcIncoming(base.RpcIncomingMessage):
 class _FakeListener(base.PollStyleListener):
     """Consumes a set of queues into one inbox; decodes on poll."""
 
-    def __init__(self, driver: FakeDriver, queues: list[str], notifications: bool,
+    def __init__(self, driver: FakeDriver, queues: list[str],
                  delete_on_cleanup: tuple[str, ...] = ()) -> None:
         super().__init__()
         self._driver = driver
         self._queues = queues
-        self._notifications = notifications
         self._delete_on_cleanup = delete_on_cleanup
         self._inbox: collections.deque[tuple[str, _Delivery]] = collections.deque()
         self._cond = threading.Condition()
@@ -290,8 +289,7 @@ class _NotificationListener(_FakeListener):
         self._unacked: set[_NotificationIncoming] = set()
         self._acked = common.DuplicateFilter()  # the unique ids acknowledged last
         self._settle_lock = threading.Lock()
-        super().__init__(driver, queues, notifications=True,
-                         delete_on_cleanup=delete_on_cleanup)
+        super().__init__(driver, queues, delete_on_cleanup=delete_on_cleanup)
 
     def _to_incoming(self, queue_name: str, delivery: _Delivery) -> base.IncomingMessage | None:
         try:
@@ -472,8 +470,7 @@ class FakeDriver(base.BaseDriver):
                 queues.append(name)
         listener: _FakeListener
         if kind == "rpc":
-            listener = _FakeListener(self, queues, notifications=False,
-                                     delete_on_cleanup=tuple(generated))
+            listener = _FakeListener(self, queues, delete_on_cleanup=tuple(generated))
         else:
             listener = _NotificationListener(self, queues, tuple(generated), raw=kind == "raw")
         return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)

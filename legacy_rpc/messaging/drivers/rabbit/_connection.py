@@ -327,10 +327,6 @@ class BrokerConnection:
             self._channel.queue_bind(queue.name, exchange.name, routing_key)
         self._declared.add(key)
 
-    def declare(self, queue: Queue, retry: int | None = None) -> None:
-        self.ensure(lambda _ch: self._declare_queue(queue), retry=retry,
-                    what=f"declaring queue {queue.name}")
-
     def delete_queue(self, name: str) -> None:
         """Delete a queue now (best effort: it also expires by itself)."""
         try:

@@ -92,12 +92,10 @@ class Topology:
         return [self.subscription_queue(sub, exchange, unique)
                 for sub in rpc_subscriptions(target)]
 
-    def notification_queue(self, exchange: str, routing_key: str,
-                           pool: str | None = None,
-                           extra: tuple[tuple[Exchange, str], ...] = ()) -> Queue:
-        """``<topic>.<priority>``, or the pool's queue (named after the pool)."""
-        bindings = ((self.topic_exchange(exchange), routing_key), *extra)
-        return self._shared_queue(pool or routing_key, bindings)
+    def notification_queue(self, exchange: str, routing_key: str) -> Queue:
+        """``<topic>.<priority>``, which notifiers declare so nothing is lost before a
+        listener exists (pool queues are listener subscriptions)."""
+        return self.subscription_queue(Subscription(routing_key, exchange), exchange, "")
 
     def reply_queue(self, name: str) -> Queue:
         return Queue(name, self._transient_durable, False,
