@@ -161,6 +161,22 @@ class RawAccess:
         name (how a pre-Grizzly caller waited for its reply), in both cases with its own
         name as the routing key.
         """
+        bindings = []
+        if bind:
+            bindings.append((self.default_exchange, queue_name, "topic"))
+        if direct_exchange:
+            bindings.append((queue_name, queue_name, "direct"))
+        return self._collect(queue_name, bindings)
+
+    def collect_routed(self, queue: str, routing_key: str,
+                       exchange: str | None = None) -> list[bytes]:
+        """Collect what is routed with ``routing_key`` in ``exchange`` (default: the control
+        exchange) into a new queue ``queue``."""
+        return self._collect(queue, [(exchange or self.default_exchange, routing_key, "topic")])
+
+    def _collect(self, queue: str, bindings: list[tuple[str, str, str]]) -> list[bytes]:
+        """Declare ``queue`` with ``(exchange, routing_key, exchange_type)`` bindings and
+        return the list its messages are appended to as they arrive."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -181,20 +197,17 @@ class FakeRawAccess(RawAccess):
         self._broker.publish(self.default_exchange if exchange is None else exchange,
                              routing_key, body)
 
-    def collect(self, queue_name: str, bind: bool = False,
-                direct_exchange: bool = False) -> list[bytes]:
+    def _collect(self, queue: str, bindings: list[tuple[str, str, str]]) -> list[bytes]:
         bodies: list[bytes] = []
 
         class _Collector:
             def push(self, _queue: str, delivery: Any) -> None:
                 bodies.append(delivery.body)
 
-        self._broker.declare_queue(queue_name)
-        if bind:
-            self._broker.bind(self.default_exchange, queue_name, queue_name)
-        if direct_exchange:
-            self._broker.bind(queue_name, queue_name, queue_name)
-        self._broker.consume(queue_name, _Collector())
+        self._broker.declare_queue(queue)
+        for exchange, routing_key, _type in bindings:
+            self._broker.bind(exchange, queue, routing_key)
+        self._broker.consume(queue, _Collector())
         return bodies
 
 
@@ -224,21 +237,17 @@ class RabbitRawAccess(RawAccess):
                                     if exchange is None else exchange,
                                     routing_key=routing_key)
 
-    def collect(self, queue_name: str, bind: bool = False,
-                direct_exchange: bool = False) -> list[bytes]:
+    def _collect(self, queue: str, bindings: list[tuple[str, str, str]]) -> list[bytes]:
         bodies: list[bytes] = []
         conn = self._amqp.Connection(**self._params)
         conn.connect()
         channel = conn.channel()
-        channel.queue_declare(queue_name, auto_delete=True)
-        if bind:
-            channel.exchange_declare(self.default_exchange, "topic", durable=False,
-                                     auto_delete=False)
-            channel.queue_bind(queue_name, self.default_exchange, queue_name)
-        if direct_exchange:
-            channel.exchange_declare(queue_name, "direct", durable=False, auto_delete=True)
-            channel.queue_bind(queue_name, queue_name, queue_name)
-        channel.basic_consume(queue_name, no_ack=True,
+        channel.queue_declare(queue, auto_delete=True)
+        for exchange, routing_key, exchange_type in bindings:
+            channel.exchange_declare(exchange, exchange_type, durable=False,
+                                     auto_delete=exchange_type == "direct")
+            channel.queue_bind(queue, exchange, routing_key)
+        channel.basic_consume(queue, no_ack=True,
                               callback=lambda message: bodies.append(
                                   message.body.encode() if isinstance(message.body, str)
                                   else bytes(message.body)))
@@ -276,14 +285,9 @@ class HookRawAccess(RawAccess):
         self._driver.raw_publish(self.default_exchange if exchange is None else exchange,
                                  routing_key, body)
 
-    def collect(self, queue_name: str, bind: bool = False,
-                direct_exchange: bool = False) -> list[bytes]:
-        bindings = [("", queue_name)]
-        if bind:
-            bindings.append((self.default_exchange, queue_name))
-        if direct_exchange:
-            bindings.append((queue_name, queue_name))
-        bodies: list[bytes] = self._driver.raw_collect(queue_name, bindings)
+    def _collect(self, queue: str, bindings: list[tuple[str, str, str]]) -> list[bytes]:
+        routes = [("", queue)] + [(exchange, key) for exchange, key, _type in bindings]
+        bodies: list[bytes] = self._driver.raw_collect(queue, routes)
         return bodies
 
 

@@ -37,58 +37,6 @@ LEGACY_BACKEND = {
 TIMEOUT = 10
 
 
-class LegacyFakeRaw(FakeRawAccess):
-    def collect_routed(self, queue: str, routing_key: str,
-                       exchange: str | None = None) -> list[bytes]:
-        """Collect the messages routed with ``routing_key`` in ``exchange`` (default: the
-        control exchange) into a new queue ``queue``."""
-        bodies: list[bytes] = []
-
-        class _Collector:
-            def push(self, _queue: str, delivery: Any) -> None:
-                bodies.append(delivery.body)
-
-        self._broker.declare_queue(queue)
-        self._broker.bind(exchange or self.default_exchange, queue, routing_key)
-        self._broker.consume(queue, _Collector())
-        return bodies
-
-
-class LegacyRabbitRaw(RabbitRawAccess):
-    def collect_routed(self, queue: str, routing_key: str,
-                       exchange: str | None = None) -> list[bytes]:
-        """As :meth:`LegacyFakeRaw.collect_routed`, with plain py-amqp."""
-        bodies: list[bytes] = []
-        conn = self._amqp.Connection(**self._params)
-        conn.connect()
-        channel = conn.channel()
-        channel.queue_declare(queue, auto_delete=True)
-        channel.exchange_declare(exchange or self.default_exchange, "topic", durable=False,
-                                 auto_delete=False)
-        channel.queue_bind(queue, exchange or self.default_exchange, routing_key)
-        channel.basic_consume(queue, no_ack=True, callback=lambda message: bodies.append(
-            message.body.encode() if isinstance(message.body, str) else bytes(message.body)))
-        stop = threading.Event()
-
-        def drain() -> None:
-            while not stop.is_set():
-                try:
-                    conn.drain_events(timeout=0.1)
-                except TimeoutError:
-                    continue
-
-        thread = threading.Thread(target=drain, daemon=True)
-        thread.start()
-
-        def cleanup() -> None:
-            stop.set()
-            thread.join(5)
-            conn.close()
-
-        self._cleanups.append(cleanup)
-        return bodies
-
-
 class Janitor:
     """Deletes the queues and exchanges the tests declared on RabbitMQ, at the end."""
 
@@ -208,13 +156,13 @@ class LegacyEnv:
         """The process's transport for the configured backend."""
         return _transports.get(CONF, _transport_url.transport_url(CONF))
 
-    def raw(self) -> LegacyFakeRaw | LegacyRabbitRaw:
+    def raw(self) -> FakeRawAccess | RabbitRawAccess:
         """Raw access to the broker (publish bytes, collect bytes)."""
-        access: LegacyFakeRaw | LegacyRabbitRaw
+        access: FakeRawAccess | RabbitRawAccess
         if self.rabbit_url is None:
-            access = LegacyFakeRaw(self.transport)
+            access = FakeRawAccess(self.transport)
         else:
-            access = LegacyRabbitRaw(self.transport, self.rabbit_url)
+            access = RabbitRawAccess(self.transport, self.rabbit_url)
         self._raw.append(access)
         return access
 
