@@ -10,6 +10,7 @@ from typing import Any
 
 from oslo_config import cfg
 
+from legacy_rpc.messaging.notify.notifier import PriorityMethods
 from legacy_rpc.notifier import api as notifier_api
 
 __all__ = ["Notifier", "get_notifier"]
@@ -17,7 +18,7 @@ __all__ = ["Notifier", "get_notifier"]
 CONF = cfg.CONF
 
 
-class Notifier:
+class Notifier(PriorityMethods):
     """Sends notifications with one ``publisher_id``."""
 
     _marker: Any = object()
@@ -30,28 +31,9 @@ class Notifier:
         return Notifier(self.publisher_id if publisher_id is self._marker else publisher_id)
 
     def _notify(self, ctxt: Any, event_type: str, payload: Any, priority: str) -> None:
-        notifier_api.notify(ctxt, self.publisher_id, event_type, priority, payload)
-
-    def audit(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        # No audit level in the legacy API: INFO stands in for it.
-        self._notify(ctxt, event_type, payload, "INFO")
-
-    def debug(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        self._notify(ctxt, event_type, payload, "DEBUG")
-
-    def info(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        self._notify(ctxt, event_type, payload, "INFO")
-
-    def warn(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        self._notify(ctxt, event_type, payload, "WARN")
-
-    warning = warn
-
-    def error(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        self._notify(ctxt, event_type, payload, "ERROR")
-
-    def critical(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        self._notify(ctxt, event_type, payload, "CRITICAL")
+        # The legacy API has no AUDIT or SAMPLE level: INFO stands in for them.
+        legacy_priority = "INFO" if priority in ("AUDIT", "SAMPLE") else priority
+        notifier_api.notify(ctxt, self.publisher_id, event_type, legacy_priority, payload)
 
 
 def get_notifier(service: str | None = None, host: str | None = None,

@@ -192,7 +192,45 @@ def _as_dict(ctxt: Any) -> dict[str, Any]:
                     f"{type(ctxt).__name__}")
 
 
-class Notifier:
+class PriorityMethods:
+    """``audit``, ``debug``, ``info``, ``warn``/``warning``, ``error``, ``critical`` and
+    ``sample``, each ``(ctxt, event_type, payload)``, on top of ``_notify``."""
+
+    def _notify(self, ctxt: Any, event_type: str, payload: Any, priority: str) -> None:
+        raise NotImplementedError
+
+    def audit(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send an AUDIT notification."""
+        self._notify(ctxt, event_type, payload, "AUDIT")
+
+    def debug(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send a DEBUG notification."""
+        self._notify(ctxt, event_type, payload, "DEBUG")
+
+    def info(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send an INFO notification."""
+        self._notify(ctxt, event_type, payload, "INFO")
+
+    def warn(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send a WARN notification (also available as :meth:`warning`)."""
+        self._notify(ctxt, event_type, payload, "WARN")
+
+    warning = warn
+
+    def error(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send an ERROR notification."""
+        self._notify(ctxt, event_type, payload, "ERROR")
+
+    def critical(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send a CRITICAL notification."""
+        self._notify(ctxt, event_type, payload, "CRITICAL")
+
+    def sample(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send a SAMPLE notification (metering data)."""
+        self._notify(ctxt, event_type, payload, "SAMPLE")
+
+
+class Notifier(PriorityMethods):
     """Sends notifications through the configured drivers.
 
     ``driver`` names one driver (or a list of them); by default the drivers are
@@ -265,36 +303,6 @@ class Notifier:
                 LOG.exception("Notification driver %s could not send the %s notification %s; "
                               "payload: %s", name, priority, event_type,
                               _mask.sanitize(message["payload"]))
-
-    def audit(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        """Send an AUDIT notification."""
-        self._notify(ctxt, event_type, payload, "AUDIT")
-
-    def debug(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        """Send a DEBUG notification."""
-        self._notify(ctxt, event_type, payload, "DEBUG")
-
-    def info(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        """Send an INFO notification."""
-        self._notify(ctxt, event_type, payload, "INFO")
-
-    def warn(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        """Send a WARN notification (also available as :meth:`warning`)."""
-        self._notify(ctxt, event_type, payload, "WARN")
-
-    warning = warn
-
-    def error(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        """Send an ERROR notification."""
-        self._notify(ctxt, event_type, payload, "ERROR")
-
-    def critical(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        """Send a CRITICAL notification."""
-        self._notify(ctxt, event_type, payload, "CRITICAL")
-
-    def sample(self, ctxt: Any, event_type: str, payload: Any) -> None:
-        """Send a SAMPLE notification (metering data)."""
-        self._notify(ctxt, event_type, payload, "SAMPLE")
 
 
 class _SubNotifier(Notifier):
