@@ -7,7 +7,6 @@ import datetime
 import logging
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,27 +20,6 @@ from legacy_rpc.messaging.serializer import NoOpSerializer
 from legacy_rpc.messaging.transport import NotificationTransport, Transport
 
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$")
-
-
-@pytest.fixture
-def conf() -> cfg.ConfigOpts:
-    conf = cfg.ConfigOpts()
-    conf([], default_config_files=[], default_config_dirs=[])
-    return conf
-
-
-@pytest.fixture
-def transport(conf: cfg.ConfigOpts) -> Iterator[Transport]:
-    t = get_notification_transport(conf, "fake://")
-    yield t
-    t.cleanup()
-
-
-@pytest.fixture(autouse=True)
-def _reset() -> Iterator[None]:
-    _impl_test.reset()
-    yield
-    _impl_test.reset()
 
 
 def sent() -> list[tuple[dict[str, Any], dict[str, Any], str, int | None]]:

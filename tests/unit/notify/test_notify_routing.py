@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from oslo_config import cfg
 
-from legacy_rpc.messaging.notify import Notifier, _impl_test, get_notification_transport
+from legacy_rpc.messaging.notify import Notifier, _impl_test
 from legacy_rpc.messaging.notify._impl_routing import drivers_for, parse_rules
 from legacy_rpc.messaging.notify.notifier import NotifierDriverLoadFailure
 from legacy_rpc.messaging.transport import Transport
@@ -29,27 +28,6 @@ group_2:
     accepted_events: [image.upload]
   noop:
 """
-
-
-@pytest.fixture
-def conf() -> cfg.ConfigOpts:
-    conf = cfg.ConfigOpts()
-    conf([], default_config_files=[], default_config_dirs=[])
-    return conf
-
-
-@pytest.fixture
-def transport(conf: cfg.ConfigOpts) -> Iterator[Transport]:
-    t = get_notification_transport(conf, "fake://")
-    yield t
-    t.cleanup()
-
-
-@pytest.fixture(autouse=True)
-def _reset() -> Iterator[None]:
-    _impl_test.reset()
-    yield
-    _impl_test.reset()
 
 
 def rules_file(tmp_path: Path, conf: cfg.ConfigOpts, text: str = RULES) -> Path:

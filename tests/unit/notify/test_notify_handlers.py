@@ -20,20 +20,6 @@ from legacy_rpc.messaging.serializer import NoOpSerializer
 
 
 @pytest.fixture
-def conf() -> cfg.ConfigOpts:
-    conf = cfg.ConfigOpts()
-    conf([], default_config_files=[], default_config_dirs=[])
-    return conf
-
-
-@pytest.fixture(autouse=True)
-def _reset() -> Iterator[None]:
-    _impl_test.reset()
-    yield
-    _impl_test.reset()
-
-
-@pytest.fixture
 def logger() -> Iterator[logging.Logger]:
     log = logging.getLogger("tests.notify.handlers")
     old_level, old_propagate = log.level, log.propagate

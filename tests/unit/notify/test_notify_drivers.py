@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from oslo_config import cfg
 
-from legacy_rpc.messaging.notify import Notifier, _impl_test, get_notification_transport
+from legacy_rpc.messaging.notify import Notifier, _impl_test
 from legacy_rpc.messaging.notify._impl_log import LogDriver
 from legacy_rpc.messaging.notify.notifier import (
     BUILTIN_DRIVERS,
@@ -28,27 +27,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10 only
     tomllib = pytest.importorskip("tomli")
-
-
-@pytest.fixture
-def conf() -> cfg.ConfigOpts:
-    conf = cfg.ConfigOpts()
-    conf([], default_config_files=[], default_config_dirs=[])
-    return conf
-
-
-@pytest.fixture
-def transport(conf: cfg.ConfigOpts) -> Iterator[Transport]:
-    t = get_notification_transport(conf, "fake://")
-    yield t
-    t.cleanup()
-
-
-@pytest.fixture(autouse=True)
-def _reset() -> Iterator[None]:
-    _impl_test.reset()
-    yield
-    _impl_test.reset()
 
 
 # --------------------------------------------------------------------------- log
@@ -172,7 +150,7 @@ class CustomDriver(Driver):
 
 
 def test_entry_points_match_the_builtin_table() -> None:
-    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    pyproject = Path(__file__).resolve().parents[3] / "pyproject.toml"
     with pyproject.open("rb") as f:
         data: dict[str, Any] = tomllib.load(f)
     declared = data["project"]["entry-points"][ENTRY_POINT_GROUP]

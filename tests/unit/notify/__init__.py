@@ -1,0 +1,1 @@
+"""Unit tests of the notifier layer (shared fixtures in conftest.py)."""
