@@ -335,6 +335,19 @@ def start_peer(rabbit_url: str, peer_reaper: list[OsloPeer]) -> Iterator[StartPe
         peer_reaper.append(peer)
 
 
+def notification_names(base: str, janitor: Janitor) -> dict[str, str]:
+    """The exchange, topics and pool names of a notification interop module (prefixed by
+    ``base``), registered with the janitor so their queues are deleted afterwards."""
+    found = {"exchange": f"{base}-x", "plain": f"{base}-plain", "pooled": f"{base}-pooled",
+             "requeue": f"{base}-requeue", "pool_a": f"{base}-pool-a",
+             "pool_b": f"{base}-pool-b"}
+    janitor.exchanges.add(found["exchange"])
+    for topic in ("plain", "pooled", "requeue"):
+        janitor.queues.update(f"{found[topic]}.{p}" for p in ("info", "error"))
+    janitor.queues.update([found["pool_a"], found["pool_b"]])
+    return found
+
+
 def with_query(url: str, query: str) -> str:
     """``url`` with ``query`` (``"key=value&..."``) added: per-transport driver options."""
     if not query:

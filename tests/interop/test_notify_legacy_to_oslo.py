@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import legacy_rpc.messaging as messaging
-from tests.interop.conftest import Janitor, OsloPeer, StartPeer, legacy_conf
+from tests.interop.conftest import Janitor, OsloPeer, StartPeer, legacy_conf, notification_names
 
 pytestmark = pytest.mark.interop
 
@@ -36,15 +36,7 @@ class RequestContext:
 
 @pytest.fixture(scope="module")
 def names(run_id: str, janitor: Janitor) -> dict[str, str]:
-    base = f"interop-{run_id}-n-ours-to-oslo"
-    found = {"exchange": f"{base}-x", "plain": f"{base}-plain", "pooled": f"{base}-pooled",
-             "requeue": f"{base}-requeue", "pool_a": f"{base}-pool-a",
-             "pool_b": f"{base}-pool-b"}
-    janitor.exchanges.add(found["exchange"])
-    for topic in ("plain", "pooled", "requeue"):
-        janitor.queues.update(f"{found[topic]}.{p}" for p in ("info", "error"))
-    janitor.queues.update([found["pool_a"], found["pool_b"]])
-    return found
+    return notification_names(f"interop-{run_id}-n-ours-to-oslo", janitor)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 
 import legacy_rpc.messaging as messaging
 from tests.helpers import wait_for
-from tests.interop.conftest import Janitor, OsloPeer, StartPeer, legacy_conf
+from tests.interop.conftest import Janitor, OsloPeer, StartPeer, legacy_conf, notification_names
 
 pytestmark = pytest.mark.interop
 
@@ -73,15 +73,7 @@ class Endpoint:
 
 @pytest.fixture(scope="module")
 def names(run_id: str, janitor: Janitor) -> dict[str, str]:
-    base = f"interop-{run_id}-n-oslo-to-ours"
-    found = {"exchange": f"{base}-x", "plain": f"{base}-plain", "pooled": f"{base}-pooled",
-             "requeue": f"{base}-requeue", "pool_a": f"{base}-pool-a",
-             "pool_b": f"{base}-pool-b"}
-    janitor.exchanges.add(found["exchange"])
-    for topic in ("plain", "pooled", "requeue"):
-        janitor.queues.update(f"{found[topic]}.{p}" for p in ("info", "error"))
-    janitor.queues.update([found["pool_a"], found["pool_b"]])
-    return found
+    return notification_names(f"interop-{run_id}-n-oslo-to-ours", janitor)
 
 
 @pytest.fixture(scope="module")
