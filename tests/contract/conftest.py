@@ -17,6 +17,7 @@ from oslo_config import cfg
 
 import legacy_rpc.messaging as messaging
 from legacy_rpc.messaging.drivers import registry
+from tests.helpers import amqp_params, delete_broker_objects
 
 
 # The drivers under test: fake and rabbit by default. A driver author runs the suite on
@@ -77,15 +78,13 @@ def exchange() -> str:
 def _delete_session_objects() -> Iterator[None]:
     yield
     for url in _used_brokers:
-        delete_broker_objects(url, SESSION)
+        delete_session_objects(url, SESSION)
 
 
-def delete_broker_objects(url: str, token: str) -> None:
+def delete_session_objects(url: str, token: str) -> None:
     """Delete the queues and exchanges whose names contain ``token`` (best effort)."""
     import shutil
     import subprocess
-
-    import amqp
 
     if shutil.which("rabbitmqctl") is None:
         return
@@ -95,20 +94,7 @@ def delete_broker_objects(url: str, token: str) -> None:
                               "--no-table-headers"], capture_output=True, text=True,
                              timeout=60, check=False).stdout
         names[kind] = [n.strip() for n in out.splitlines() if token in n]
-    parsed = messaging.TransportURL.parse(cfg.ConfigOpts(), url)
-    host = parsed.hosts[0]
-    conn = amqp.Connection(host=f"{host.hostname}:{host.port or 5672}",
-                           userid=host.username or "guest", password=host.password or "guest",
-                           virtual_host=parsed.virtual_host or "/")
-    conn.connect()
-    try:
-        channel = conn.channel()
-        for name in names["queues"]:
-            channel.queue_delete(name)
-        for name in names["exchanges"]:
-            channel.exchange_delete(name)
-    finally:
-        conn.close()
+    delete_broker_objects(url, names["queues"], names["exchanges"])
 
 
 @pytest.fixture
@@ -218,12 +204,7 @@ class RabbitRawAccess(RawAccess):
         import amqp
 
         super().__init__(transport)
-        parsed = messaging.TransportURL.parse(transport.conf, url)
-        host = parsed.hosts[0]
-        self._params = {"host": f"{host.hostname}:{host.port or 5672}",
-                        "userid": host.username or "guest",
-                        "password": host.password or "guest",
-                        "virtual_host": parsed.virtual_host or "/"}
+        self._params = amqp_params(url)
         self._amqp = amqp
         self._conn = amqp.Connection(**self._params)
         self._conn.connect()

@@ -25,11 +25,12 @@ import uuid
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
-from urllib.parse import unquote, urlsplit
 
 import amqp
 import pytest
 from oslo_config import cfg
+
+from tests.helpers import amqp_params, delete_broker_objects
 
 PEER_SCRIPT = Path(__file__).with_name("oslo_peer.py")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -240,15 +241,6 @@ def run_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def amqp_params(url: str) -> dict[str, str]:
-    """py-amqp connection arguments for the first host of a ``rabbit://`` URL."""
-    parts = urlsplit(url.split(",")[0])
-    return {"host": f"{parts.hostname or '127.0.0.1'}:{parts.port or 5672}",
-            "userid": unquote(parts.username or "guest"),
-            "password": unquote(parts.password or "guest"),
-            "virtual_host": unquote(parts.path[1:]) or "/"}
-
-
 class Janitor:
     """Deletes the queues and exchanges of this run from the broker at the end."""
 
@@ -258,25 +250,7 @@ class Janitor:
         self.exchanges: set[str] = set()
 
     def cleanup(self) -> None:
-        try:
-            conn = amqp.Connection(**amqp_params(self.url))
-            conn.connect()
-        except Exception:
-            return
-        try:
-            for kind, names in (("queue", self.queues), ("exchange", self.exchanges)):
-                for name in sorted(names):
-                    # a missing name closes the channel: one channel per deletion
-                    with contextlib.suppress(Exception):
-                        channel = conn.channel()
-                        if kind == "queue":
-                            channel.queue_delete(name)
-                        else:
-                            channel.exchange_delete(name)
-                        channel.close()
-        finally:
-            with contextlib.suppress(Exception):
-                conn.close()
+        delete_broker_objects(self.url, self.queues, self.exchanges)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pytest
 from oslo_config import cfg
@@ -26,6 +25,7 @@ from legacy_rpc.notifier import api as notifier_api
 from legacy_rpc.notifier import rpc_notifier, rpc_notifier2  # noqa: F401 - register options
 from legacy_rpc.rpc import _transport_url, _transports, common, dispatcher
 from tests.contract.conftest import FakeRawAccess, RabbitRawAccess, RawAccess
+from tests.helpers import delete_broker_objects
 
 CONF = cfg.CONF
 
@@ -46,32 +46,8 @@ class Janitor:
         self.exchanges: set[str] = set()
 
     def cleanup(self) -> None:
-        if self.url is None or not (self.queues or self.exchanges):
-            return
-        import amqp
-
-        parts = urlsplit(self.url.split(",")[0])
-        try:
-            conn = amqp.Connection(host=f"{parts.hostname or '127.0.0.1'}:{parts.port or 5672}",
-                                   userid=unquote(parts.username or "guest"),
-                                   password=unquote(parts.password or "guest"),
-                                   virtual_host=unquote(parts.path[1:]) or "/")
-            conn.connect()
-        except Exception:
-            return
-        try:
-            for kind, names in (("queue", self.queues), ("exchange", self.exchanges)):
-                for name in sorted(names):
-                    with contextlib.suppress(Exception):  # a missing name closes the channel
-                        channel = conn.channel()
-                        if kind == "queue":
-                            channel.queue_delete(name)
-                        else:
-                            channel.exchange_delete(name)
-                        channel.close()
-        finally:
-            with contextlib.suppress(Exception):
-                conn.close()
+        if self.url is not None:
+            delete_broker_objects(self.url, self.queues, self.exchanges)
 
 
 @pytest.fixture(scope="session")
