@@ -122,7 +122,9 @@ def _round_trip(url: str, **query: Any) -> Any:
     try:
         client = messaging.get_rpc_client(transport, messaging.Target(topic="tls"),
                                           timeout=10, retry=0)
-        client.cast({}, "echo", value="probe")  # connects first, failing fast on TLS errors
+        # Connects first, failing fast on TLS errors (a fanout cast, since a cast to a topic
+        # with no queue yet would wait for one: rabbit_unroutable_retry_timeout).
+        client.prepare(fanout=True).cast({}, "echo", value="probe")
         server.start()
         started = True
         return client.call({}, "echo", value="over tls")

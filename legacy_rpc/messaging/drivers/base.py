@@ -216,6 +216,12 @@ class PollStyleListener(abc.ABC):
         :meth:`stop` is called. Must not raise.
         """
 
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Begin consuming. A listener declares its queues when it is created but takes
+        messages from them only from here on, so messages sent before a server starts wait
+        in the broker (where they can go to other servers or expire) instead of in a
+        listener nobody polls yet."""
+
     def stop(self) -> None:  # noqa: B027 - optional hook
         """Make :meth:`poll` return soon. Thread-safe."""
 
@@ -279,6 +285,7 @@ class PollStyleListenerAdapter(Listener):
 
     def start(self, on_incoming_callback: Callable[[list[IncomingMessage]], None],
               workers: int = 1) -> None:
+        self._poll_style_listener.start()
         super().start(on_incoming_callback)
         self._workers = max(1, workers)
         self._started.set()

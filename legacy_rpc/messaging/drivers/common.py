@@ -2,9 +2,15 @@
 
 A driver gives each transport one reply address; replies that arrive there are handed to
 :meth:`ReplyWaiters.deliver`, which routes them by ``_msg_id`` to the waiting call the moment
-they arrive (no polling). :func:`iterate_replies` turns one call's replies into values,
+they arrive (no polling). :class:`ReplyStream` turns one call's replies into values,
 applying the wire rules for values, heartbeats, the final reply and failures, and the
 deadlines of ``timeout`` and ``call_monitor_timeout``.
+
+The delivery pipeline policy is here too, so every driver applies the same one: a delivery
+that fails to decode or parse for any reason is rejected without requeue and logged once,
+cut short before anything is masked (:func:`parse_delivery`, :func:`log_rejected`), and a
+consume loop that keeps failing backs off and reports itself degraded
+(:class:`ConsumerHealth`) instead of spinning.
 """
 
 from __future__ import annotations
@@ -12,18 +18,20 @@ from __future__ import annotations
 import collections
 import logging
 import queue
+import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from legacy_rpc.messaging import wire
+from legacy_rpc.messaging import _mask, wire
 from legacy_rpc.messaging.exceptions import MessagingTimeout
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["DuplicateFilter", "ReplyWaiters", "iterate_replies", "last_value", "start_call",
-           "describe_call"]
+__all__ = ["DuplicateFilter", "ReplyStream", "ReplyWaiters", "last_value",
+           "start_call", "describe_call", "parse_delivery", "log_rejected", "ConsumerHealth"]
 
 DUPLICATE_WINDOW = 16
 
@@ -176,67 +184,136 @@ class ReplyWaiters:
             return len(self._queues)
 
 
-def iterate_replies(replies: ReplyQueue[Any], msg_id: str, *,
-                    allowed_remote_exmods: Iterable[str], timeout: float | None,
-                    call_monitor_timeout: float | None = None, per_value_timeout: bool = False,
-                    describe: str = "", waiters: ReplyWaiters | None = None) -> Iterator[Any]:
-    """Yield the values of one call's replies until its final reply.
+class _Final(Exception):
+    """Internal: the final reply arrived; nothing more follows."""
 
-    ``timeout`` is the overall deadline, or with ``per_value_timeout`` the longest wait for
-    each value. ``call_monitor_timeout`` is the longest wait with no reply or heartbeat at
-    all. A failure reply raises the rebuilt remote exception.
+
+class ReplyStream(Iterator[Any]):
+    """The reply values of one call, owning the call's reply waiter.
+
+    The waiter is released when the stream ends, fails or is closed, and also when the
+    stream is garbage-collected unread, so an abandoned ``stream()``/``multicall()``
+    result leaks nothing. ``deadline`` (monotonic) bounds the whole call, or with
+    ``per_value_timeout`` each value gets ``timeout`` seconds (the legacy ``multicall``
+    rule). ``call_monitor_timeout`` is the longest wait with no reply or heartbeat at all.
     """
-    allowed = list(allowed_remote_exmods)
-    dedup = DuplicateFilter()
-    now = time.monotonic()
-    deadline = now + timeout if timeout is not None else None
-    monitor_deadline = now + call_monitor_timeout if call_monitor_timeout else None
-    values_seen = False
-    while True:
-        due = [d for d in (deadline, monitor_deadline) if d is not None]
+
+    def __init__(self, waiters: ReplyWaiters | None, replies: ReplyQueue[Any], msg_id: str,
+                 *, allowed_remote_exmods: Iterable[str], timeout: float | None,
+                 deadline: float | None = None, call_monitor_timeout: float | None = None,
+                 per_value_timeout: bool = False, describe: str = "") -> None:
+        self._waiters = waiters
+        self._replies = replies
+        self._msg_id = msg_id
+        self._allowed = list(allowed_remote_exmods)
+        self._timeout = timeout
+        self._call_monitor_timeout = call_monitor_timeout
+        self._per_value_timeout = per_value_timeout
+        self._describe = describe
+        self._dedup = DuplicateFilter()
+        now = time.monotonic()
+        if deadline is None and timeout is not None:
+            deadline = now + timeout
+        self._deadline = deadline
+        self._monitor_deadline = now + call_monitor_timeout if call_monitor_timeout else None
+        self._values_seen = False
+        self._done = False
+        self._release = (weakref.finalize(self, waiters.unregister, msg_id)
+                         if waiters is not None else None)
+
+    def close(self) -> None:
+        """Stop waiting for replies and release the waiter (idempotent)."""
+        self._done = True
+        if self._release is not None:
+            self._release()
+
+    def __iter__(self) -> ReplyStream:
+        return self
+
+    def __next__(self) -> Any:
+        if self._done:
+            raise StopIteration
+        try:
+            return self._next_value()
+        except _Final:
+            self.close()
+            raise StopIteration from None
+        except StopIteration as exc:
+            # Raised by the remote method: inside iteration it would silently end the
+            # stream, so it surfaces as an error of its own.
+            self.close()
+            raise RuntimeError(f"the remote method raised StopIteration: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    def result(self) -> Any:
+        """The last value, or None: what ``call`` returns. A remote exception (even
+        ``StopIteration``) is raised as it is."""
+        result = None
+        try:
+            while not self._done:
+                result = self._next_value()
+        except _Final:
+            pass
+        finally:
+            self.close()
+        return result
+
+    def _wait(self) -> Any:
+        due = [d for d in (self._deadline, self._monitor_deadline) if d is not None]
         wait = max(0.0, min(due) - time.monotonic()) if due else None
         try:
-            reply = (waiters.next_reply(replies, wait) if waiters is not None
-                     else replies.get(timeout=wait))
+            return (self._waiters.next_reply(self._replies, wait) if self._waiters is not None
+                    else self._replies.get(timeout=wait))
         except queue.Empty:
-            if monitor_deadline is not None and (deadline is None
-                                                 or monitor_deadline < deadline):
+            if self._monitor_deadline is not None and (
+                    self._deadline is None or self._monitor_deadline < self._deadline):
                 raise MessagingTimeout(
-                    f"Timed out waiting for a reply or heartbeat to message ID {msg_id}"
-                    f"{describe} (call_monitor_timeout {call_monitor_timeout}s)") from None
-            raise MessagingTimeout(f"Timed out waiting for a reply to message ID {msg_id}"
-                                   f"{describe} (timeout {timeout}s)") from None
-        if isinstance(reply, BaseException):
-            raise reply
-        assert isinstance(reply, wire.Reply)
-        if dedup.seen(reply.unique_id):
-            LOG.debug("Ignoring a duplicate reply to message ID %s", msg_id)
-            continue
-        now = time.monotonic()
-        if call_monitor_timeout:
-            monitor_deadline = now + call_monitor_timeout
-        if reply.kind is wire.ReplyKind.FAILURE:
-            assert reply.failure is not None
-            raise wire.deserialize_remote_exception(reply.failure, allowed)
-        if reply.kind is wire.ReplyKind.HEARTBEAT:
-            continue
-        if reply.kind is wire.ReplyKind.VALUE:
-            values_seen = True
-            if per_value_timeout and timeout is not None:
-                deadline = now + timeout
-            yield reply.value
-            if per_value_timeout and timeout is not None:
-                deadline = time.monotonic() + timeout
-            continue
-        # The final reply: oslo.messaging puts the result in it; legacy peers sent their
-        # values before it and an empty ending marker.
-        if reply.value is not None or not values_seen:
-            yield reply.value
-        return
+                    f"Timed out waiting for a reply or heartbeat to message ID {self._msg_id}"
+                    f"{self._describe} (call_monitor_timeout {self._call_monitor_timeout}s)"
+                ) from None
+            raise MessagingTimeout(f"Timed out waiting for a reply to message ID {self._msg_id}"
+                                   f"{self._describe} (timeout {self._timeout}s)") from None
+
+    def _next_value(self) -> Any:
+        """The next value; raises ``_Final`` after the last one."""
+        while True:
+            if self._done:
+                raise _Final
+            reply = self._wait()
+            if isinstance(reply, BaseException):
+                raise reply
+            assert isinstance(reply, wire.Reply)
+            if self._dedup.seen(reply.unique_id):
+                LOG.debug("Ignoring a duplicate reply to message ID %s", self._msg_id)
+                continue
+            now = time.monotonic()
+            if self._call_monitor_timeout:
+                self._monitor_deadline = now + self._call_monitor_timeout
+            if reply.kind is wire.ReplyKind.FAILURE:
+                assert reply.failure is not None
+                self._done = True
+                raise wire.deserialize_remote_exception(reply.failure, self._allowed)
+            if reply.kind is wire.ReplyKind.HEARTBEAT:
+                continue
+            if reply.kind is wire.ReplyKind.VALUE:
+                self._values_seen = True
+                if self._per_value_timeout and self._timeout is not None:
+                    self._deadline = now + self._timeout
+                return reply.value
+            # The final reply: oslo.messaging puts the result in it; legacy peers sent their
+            # values before it and an empty ending marker.
+            self._done = True
+            if reply.value is not None or not self._values_seen:
+                return reply.value
+            raise _Final
 
 
 def last_value(values: Iterator[Any]) -> Any:
     """The last value of a reply stream, or None: what ``call`` returns."""
+    if isinstance(values, ReplyStream):
+        return values.result()
     result = None
     for result in values:  # noqa: B007
         pass
@@ -247,12 +324,15 @@ def start_call(waiters: ReplyWaiters, publish: Callable[[dict[str, Any]], None],
                ctxt: dict[str, Any], message: dict[str, Any], *, reply_q: str,
                timeout: float | None, call_monitor_timeout: float | None,
                per_value_timeout: bool, allowed_remote_exmods: Iterable[str],
-               describe: str) -> Iterator[Any]:
-    """Send a call and return the iterator over its reply values.
+               describe: str, deadline: float | None = None) -> ReplyStream:
+    """Send a call and return the stream of its reply values.
 
     The waiter is registered before the request is published, so no reply can be missed;
-    it is removed when the iterator ends, fails or is closed.
+    the returned stream owns it. ``deadline`` (monotonic; default: ``timeout`` from now)
+    bounds the whole call, sending included.
     """
+    if deadline is None and timeout is not None and not per_value_timeout:
+        deadline = time.monotonic() + timeout
     msg_id = wire.new_id()
     body = wire.build_request(ctxt, message, msg_id=msg_id, reply_q=reply_q,
                               call_monitor_timeout=call_monitor_timeout,
@@ -263,23 +343,101 @@ def start_call(waiters: ReplyWaiters, publish: Callable[[dict[str, Any]], None],
     except BaseException:
         waiters.unregister(msg_id)
         raise
-    return _replies(waiters, replies, msg_id, timeout, call_monitor_timeout,
-                    per_value_timeout, list(allowed_remote_exmods),
-                    f"{describe}, reply queue {reply_q})")
-
-
-def _replies(waiters: ReplyWaiters, replies: ReplyQueue[Any], msg_id: str,
-             timeout: float | None, call_monitor_timeout: float | None,
-             per_value_timeout: bool, allowed: list[str], describe: str) -> Iterator[Any]:
-    try:
-        yield from iterate_replies(replies, msg_id, allowed_remote_exmods=allowed,
-                                   timeout=timeout, call_monitor_timeout=call_monitor_timeout,
-                                   per_value_timeout=per_value_timeout, describe=describe,
-                                   waiters=waiters)
-    finally:
-        waiters.unregister(msg_id)
+    return ReplyStream(waiters, replies, msg_id, allowed_remote_exmods=allowed_remote_exmods,
+                       timeout=timeout, deadline=None if per_value_timeout else deadline,
+                       call_monitor_timeout=call_monitor_timeout,
+                       per_value_timeout=per_value_timeout,
+                       describe=f"{describe}, reply queue {reply_q})")
 
 
 def describe_call(target: Any, message: dict[str, Any]) -> str:
     """The start of the text that timeouts add to their message (closed by start_call)."""
     return f" (target {target!r}, method {message.get('method')!r}"
+
+
+# --------------------------------------------------------------------------- delivery pipeline
+
+LOG_EXCERPT = 1000
+"""How much of a rejected body is logged (cut before masking: bounded work per message)."""
+
+MAX_MESSAGE_SIZE = 32 * 1024 * 1024
+"""The largest body a receiver inflates from a compressed one; beyond it the message is
+rejected as malformed (a 177-byte bz2 body can otherwise become 200 MB). No RPC request or
+notification of this ecosystem comes near it."""
+
+
+def parse_delivery(kind: str, body: bytes | str) -> wire.Request | wire.Notification:
+    """Decode and parse one delivered body for a listener of ``kind`` (``LISTEN_KINDS``).
+
+    Every failure, whatever its type (``RecursionError`` from a deeply nested body, huge
+    numbers, ...), is raised as :class:`wire.MalformedMessage`, so that the caller's one
+    ``except`` rejects it.
+    """
+    try:
+        decoded = wire.decode_body(body)
+        if kind == "rpc":
+            return wire.parse_request(decoded)
+        if kind == "notification":
+            return wire.parse_notification(decoded)
+        message = wire.deserialize_msg(decoded)
+        if not isinstance(message, dict):
+            raise wire.MalformedMessage(f"message must be a JSON object, got "
+                                        f"{type(message).__name__}")
+        unique_id = message.get(wire.UNIQUE_ID)
+        return wire.Notification(ctxt={}, publisher_id=None, event_type=None, priority="",
+                                 payload=message, unique_id=unique_id
+                                 if isinstance(unique_id, str) else None)
+    except wire.MalformedMessage:
+        raise
+    except Exception as exc:
+        raise wire.MalformedMessage(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def log_rejected(queue_name: str, exc: BaseException, body: bytes | str) -> None:
+    """Log a rejected delivery once: the reason and a masked excerpt of the body."""
+    size = len(body)
+    try:
+        excerpt = _mask.sanitize_body(body[:LOG_EXCERPT], limit=LOG_EXCERPT)
+    except Exception:  # logging must never stop the pipeline
+        excerpt = "<not printable>"
+    LOG.error("Rejecting a malformed message (%d bytes) from queue %s: %s; message: %s",
+              size, queue_name, _mask.mask_text(str(exc)[:300]), excerpt)
+
+
+class ConsumerHealth:
+    """Backoff and state of a consume loop that keeps failing.
+
+    :meth:`failed` returns how long to wait before the next attempt (growing from
+    ``first`` to ``longest``, with jitter) and logs the first failure of a run at error
+    level and later ones at debug level; :meth:`ok` ends the run with one info line.
+    ``degraded`` holds the reason while the loop is failing.
+    """
+
+    def __init__(self, name: str, first: float = 0.5, longest: float = 30.0) -> None:
+        self.name = name
+        self.first = first
+        self.longest = longest
+        self.failures = 0
+        self.degraded: str | None = None
+        self.since: float | None = None
+
+    def failed(self, exc: BaseException) -> float:
+        reason = _mask.mask_text(str(exc)[:300]) or type(exc).__name__
+        delay: float = min(self.longest, self.first * 2.0 ** min(self.failures, 16))
+        delay *= random.uniform(0.75, 1.0)
+        if self.degraded is None:
+            self.since = time.monotonic()
+            LOG.error("%s is degraded: %s; trying again with backoff (next in %.1fs)",
+                      self.name, reason, delay)
+        else:
+            LOG.debug("%s still failing (%d times): %s", self.name, self.failures + 1, reason)
+        self.degraded = reason
+        self.failures += 1
+        return delay
+
+    def ok(self) -> None:
+        if self.degraded is not None:
+            LOG.info("%s recovered after %d failures", self.name, self.failures)
+        self.degraded = None
+        self.since = None
+        self.failures = 0

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from legacy_rpc.messaging import _mask, wire
+from legacy_rpc.messaging import wire
 from legacy_rpc.messaging.drivers import base, common
 from legacy_rpc.messaging.exceptions import InvalidTarget, MessageUndeliverable
 from legacy_rpc.messaging.target import Target
@@ -176,8 +176,15 @@ class _FakeListener(base.PollStyleListener):
         self._stopped = False
         self._closed = False
         self._dedup = common.DuplicateFilter()
-        for name in queues:
-            driver.broker.consume(name, self)
+        self._consuming = False
+
+    def start(self) -> None:
+        with self._cond:
+            if self._consuming or self._closed:
+                return
+            self._consuming = True
+        for name in self._queues:
+            self._driver.broker.consume(name, self)
 
     def push(self, queue_name: str, delivery: _Delivery) -> None:
         with self._cond:
@@ -186,12 +193,11 @@ class _FakeListener(base.PollStyleListener):
 
     def _to_incoming(self, queue_name: str, delivery: _Delivery) -> base.IncomingMessage | None:
         try:
-            body = wire.decode_body(delivery.body)
-            request = wire.parse_request(body)
+            request = common.parse_delivery("rpc", delivery.body)
         except wire.MalformedMessage as exc:
-            LOG.error("Dropping a malformed message from queue %s: %s; message: %s",
-                      queue_name, exc, _mask.sanitize_body(delivery.body))
+            common.log_rejected(queue_name, exc, delivery.body)
             return None
+        assert isinstance(request, wire.Request)
         if self._dedup.seen(request.unique_id):
             LOG.info("Ignoring duplicate message %s on queue %s", request.unique_id, queue_name)
             return None
@@ -263,18 +269,6 @@ class _NotificationIncoming(base.IncomingMessage):
         self._listener.settle(self, requeue=True)
 
 
-def _raw_as_notification(body: Any) -> wire.Notification:
-    """A raw delivery (legacy ``join_consumer_pool``): the un-enveloped body is the message."""
-    message = wire.deserialize_msg(body)
-    if not isinstance(message, dict):
-        raise wire.MalformedMessage(f"message must be a JSON object, got "
-                                    f"{type(message).__name__}")
-    unique_id = message.get(wire.UNIQUE_ID)
-    return wire.Notification(ctxt={}, publisher_id=None, event_type=None, priority="",
-                             payload=message, unique_id=unique_id
-                             if isinstance(unique_id, str) else None)
-
-
 class _NotificationListener(_FakeListener):
     """Consumes notification queues; tracks what is delivered but not yet settled.
 
@@ -293,14 +287,12 @@ class _NotificationListener(_FakeListener):
 
     def _to_incoming(self, queue_name: str, delivery: _Delivery) -> base.IncomingMessage | None:
         try:
-            if self._raw:
-                note = _raw_as_notification(wire.decode_body(delivery.body))
-            else:
-                note = wire.parse_notification(wire.decode_body(delivery.body))
+            note = common.parse_delivery("raw" if self._raw else "notification",
+                                         delivery.body)
         except wire.MalformedMessage as exc:
-            LOG.error("Dropping a malformed message from queue %s: %s; message: %s",
-                      queue_name, exc, _mask.sanitize_body(delivery.body))
+            common.log_rejected(queue_name, exc, delivery.body)
             return None
+        assert isinstance(note, wire.Notification)
         if self._acked.contains(note.unique_id):
             LOG.info("Ignoring duplicate message %s on queue %s", note.unique_id,
                      queue_name)

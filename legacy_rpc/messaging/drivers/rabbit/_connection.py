@@ -1,29 +1,35 @@
 """One AMQP 0-9-1 connection with one channel, which repairs itself.
 
-``BrokerConnection`` owns the table of what it consumes and re-declares and re-consumes all
-of it after every reconnect, so a consumer never silently stops after a broker restart or a
-dropped connection. Reconnects fail over across the URL's hosts with a jittered, growing
-delay. Publishing uses publisher confirms; a mandatory message the broker returns raises
-``MessageUndeliverable`` instead of being mistaken for a confirmed one.
+``BrokerConnection`` is the one owner of its connection's and channel's life:
+
+- it owns the table of the queues it declared and the consumers it runs, and restores all of
+  them after every reconnect, so a consumer never silently stops after a broker restart;
+  a consumer the broker cancels is re-subscribed on the same channel (never a second one);
+- queues are declared when a consumer is added, but consumed only once it is activated, so
+  messages sent before a server starts wait in the queue instead of in this process;
+- every error passes through :func:`_errors.classify` inside :meth:`ensure`, the driver's one
+  error boundary: recoverable errors are retried within the caller's ``retry`` and deadline,
+  everything else becomes ``BrokerRefused``; a closed connection stays closed;
+- no wait on the socket is unbounded: confirms and deliveries are awaited in slices between
+  which heartbeats are checked, so a half-open connection is given up within about one
+  heartbeat timeout on every connection, busy or idle.
 
 A connection is not thread-safe by itself: the pool hands it to one sender at a time, and
-listeners use theirs from their own thread. ``lock`` keeps the heartbeat thread out while
-someone else uses it.
+listeners use theirs from their own thread. ``lock`` is held only by the thread using it;
+the heartbeat thread merely tries it.
 """
 
 from __future__ import annotations
 
-import bz2
 import contextlib
 import logging
 import os
 import random
-import socket
+import select
 import ssl
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,41 +38,68 @@ import amqp
 import amqp.exceptions
 
 from legacy_rpc.messaging._transport_url import TransportHost
+from legacy_rpc.messaging.drivers.rabbit import _compression
+from legacy_rpc.messaging.drivers.rabbit._errors import (
+    BrokerRefused,
+    ErrorKind,
+    classify,
+    describe,
+)
 from legacy_rpc.messaging.drivers.rabbit._opts import RabbitOptions
 from legacy_rpc.messaging.drivers.rabbit._topology import Exchange, Queue
 from legacy_rpc.messaging.exceptions import MessageDeliveryFailure, MessageUndeliverable
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["BrokerConnection", "DeadlineExceeded", "Delivery", "RECOVERABLE_ERRORS"]
-
-# Errors after which reconnecting (or reopening the channel) and retrying makes sense.
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    amqp.exceptions.ConnectionError, OSError, EOFError, socket.timeout)
-CHANNEL_ERRORS: tuple[type[BaseException], ...] = (amqp.exceptions.ChannelError,)
-RECOVERABLE_ERRORS = CONNECTION_ERRORS + CHANNEL_ERRORS
+__all__ = ["BrokerConnection", "ConnectionClosed", "DeadlineExceeded", "Delivery"]
 
 JSON_PROPERTIES = {"content_type": "application/json", "content_encoding": "utf-8",
                    "delivery_mode": 2, "priority": 0}
-_COMPRESSION = {"gzip": ("application/x-gzip", zlib.compress),
-                "bz2": ("application/x-bz2", bz2.compress)}
-_DECOMPRESSION: dict[str, Callable[[bytes], bytes]] = {
-    "application/x-gzip": zlib.decompress, "application/x-bz2": bz2.decompress}
+
+CONFIRM_TIMEOUT_WITHOUT_HEARTBEAT = 30.0
+"""With heartbeats off, the longest wait for a publisher confirm before the connection is
+considered lost (and the message published again)."""
+
+FAST_RECONNECT_PERIOD = 60.0
+"""Consumers retry at most every ``rabbit_retry_interval`` (at most 1 s) during the first
+minute of an outage, so servers are back as soon as the broker is, not after a long backoff;
+after that the usual growing backoff applies."""
+
+WAIT_SLICE = 1.0
+"""The longest single wait on the socket, between heartbeat checks."""
 
 
 class DeadlineExceeded(Exception):
-    """The caller's deadline passed while the connection was being repaired."""
+    """The caller's deadline passed while the connection was being used or repaired."""
+
+
+class ConnectionClosed(MessageDeliveryFailure):
+    """The connection was closed by its owner; it is never reopened."""
 
 
 @dataclass
 class Delivery:
-    """A received message, with what is needed to acknowledge it on the right channel."""
+    """A received message as it came off the wire, and where to acknowledge it.
+
+    Nothing is decoded in the reading thread: decompression and parsing happen where the
+    delivery is handled, under the delivery pipeline's policy.
+    """
 
     body: bytes
+    headers: dict[str, Any]
     delivery_tag: int
     generation: int
     redelivered: bool
     queue: str
+    received_at: float
+    ttl: float | None
+
+    def decoded_body(self, max_size: int) -> bytes:
+        """The body decompressed per its ``compression`` header, at most ``max_size``."""
+        compression = self.headers.get("compression")
+        if not compression:
+            return self.body
+        return _compression.decompress(self.body, str(compression), max_size)
 
 
 @dataclass
@@ -74,7 +107,9 @@ class _Consumer:
     queue: Queue
     callback: Callable[[Delivery], None]
     no_ack: bool
+    active: bool
     tag: str = ""
+    cancelled: bool = False
 
 
 @dataclass
@@ -95,26 +130,21 @@ class ConnectionPlan:
         return host
 
 
-def decode_body(message: amqp.Message) -> bytes:
-    """The message body as bytes, decompressed per its ``compression`` header."""
-    body = message.body
-    data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-    headers = getattr(message, "headers", None) or {}
-    compression = headers.get("compression")
-    if compression:
-        decompress = _DECOMPRESSION.get(str(compression))
-        if decompress is None:
-            raise ValueError(f"unsupported compression {compression!r}")
-        data = decompress(data)
-    return data
+def _message_ttl(message: amqp.Message) -> float | None:
+    expiration = message.properties.get("expiration")
+    try:
+        return max(0.0, float(expiration) / 1000) if expiration is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 class BrokerConnection:
     """A self-repairing connection and channel to one broker of a list."""
 
-    def __init__(self, plan: ConnectionPlan) -> None:
+    def __init__(self, plan: ConnectionPlan, consumer: bool = False) -> None:
         self.plan = plan
         self.options = plan.options
+        self.consumer = consumer
         self.lock = threading.RLock()
         self.generation = 0
         self.last_used = time.monotonic()
@@ -122,25 +152,37 @@ class BrokerConnection:
         self._channel: Any = None
         self._declared: set[tuple[str, str]] = set()
         self._consumers: list[_Consumer] = []
-        self._returned: tuple[BaseException, str, str] | None = None
-        self._cancelled = False
         self._host: TransportHost | None = None
         self._closed = False
         self.closing = False  # set by an owner tearing down: cancels are then expected
-        # heartbeat_tick wants calling a few times per heartbeat period, not on every read.
-        self._tick_interval = max(0.1, plan.options.heartbeat_timeout_threshold
-                                  / max(1, plan.options.heartbeat_rate) / 4)
-        self._next_tick = 0.0
+        # Publisher confirms of the current channel.
+        self._confirming = False
+        self._publish_seq = 0
+        self._confirm: bool | None = None
+        self._returned: tuple[BaseException, str, str] | None = None
+        # Liveness: when bytes were last seen moving in each direction.
+        self._recv_seen = -1
+        self._alive_at = 0.0
+        self._sent_seen = -1
+        self._sent_at = 0.0
+        self._outage_since: float | None = None
 
-    # ------------------------------------------------------------------ connecting
+    # ------------------------------------------------------------------ state
 
     @property
     def connected(self) -> bool:
-        return self._conn is not None and self._channel is not None
+        with self.lock:
+            return self._conn is not None and self._channel is not None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def describe(self) -> str:
         host = self._host or (self.plan.hosts[0] if self.plan.hosts else None)
         return f"{host.hostname}:{host.port or 5672}" if host else "?"
+
+    # ------------------------------------------------------------------ connecting
 
     def _ssl_options(self, host: TransportHost) -> dict[str, Any] | bool:
         opts = self.options
@@ -158,13 +200,18 @@ class BrokerConnection:
             sslopts["tls_minimum_version"] = getattr(ssl.TLSVersion, opts.ssl_version)
         return sslopts
 
-    def _open(self) -> None:
-        """One connection attempt to the next host; restores channel, QoS and consumers."""
+    def _open(self, deadline: float | None) -> None:
+        """One connection attempt to the next host; restores channel, queues and consumers."""
         host = self.plan.next_host()
         self._host = host
         opts = self.options
         hostname = host.hostname or "localhost"
         address = f"[{hostname}]" if ":" in hostname else hostname
+        connect_timeout = max(1.0, min(30.0, opts.heartbeat_timeout_threshold or 30))
+        if deadline is not None:
+            connect_timeout = max(0.05, min(connect_timeout, deadline - time.monotonic()))
+        write_timeout = float(opts.heartbeat_timeout_threshold or
+                              CONFIRM_TIMEOUT_WITHOUT_HEARTBEAT)
         conn = amqp.Connection(
             host=f"{address}:{host.port or 5672}",
             userid=host.username if host.username is not None else "guest",
@@ -172,8 +219,8 @@ class BrokerConnection:
             login_method=opts.rabbit_login_method,
             virtual_host=self.plan.virtual_host or "/",
             heartbeat=opts.heartbeat_timeout_threshold,
-            connect_timeout=max(1.0, min(30.0, opts.heartbeat_timeout_threshold or 30)),
-            confirm_publish=True,
+            connect_timeout=connect_timeout,
+            write_timeout=write_timeout,
             ssl=self._ssl_options(host),
             client_properties={
                 "connection_name": (f"{opts.processname}:{os.getpid()}:{self.plan.role}:"
@@ -187,6 +234,9 @@ class BrokerConnection:
         try:
             conn.connect()
             self._conn = conn
+            now = time.monotonic()
+            self._recv_seen, self._alive_at = conn.bytes_recv, now
+            self._sent_seen, self._sent_at = conn.bytes_sent, now
             self._open_channel()
         except BaseException:
             self._conn = None
@@ -196,54 +246,89 @@ class BrokerConnection:
 
     def _open_channel(self) -> None:
         assert self._conn is not None
+        self._drop_channel()
         channel = self._conn.channel()
         channel.events["basic_return"].add(self._on_return)
-        if self.options.rabbit_qos_prefetch_count > 0 and self._consumers:
-            channel.basic_qos(0, self.options.rabbit_qos_prefetch_count, False)
+        channel.events["basic_ack"].add(self._on_ack)
+        channel.events["basic_nack"].add(self._on_nack)
         self._channel = channel
         self.generation += 1
         self._declared.clear()
+        self._confirming = False
+        self._publish_seq = 0
+        if self.options.rabbit_qos_prefetch_count > 0 and self._consumers:
+            channel.basic_qos(0, self.options.rabbit_qos_prefetch_count, False)
         for consumer in self._consumers:
             self._declare_queue(consumer.queue)
-            self._basic_consume(consumer)
+            consumer.cancelled = False
+            if consumer.active:
+                self._basic_consume(consumer)
 
-    def _on_return(self, exc: BaseException, exchange: str, routing_key: str,
-                   message: Any) -> None:
-        self._returned = (exc, exchange, routing_key)
-
-    def _on_cancel(self, consumer_tag: str) -> None:
-        if self.closing:
+    def _drop_channel(self) -> None:
+        """Forget the current channel, closing it first if the broker has not."""
+        channel, self._channel = self._channel, None
+        if channel is None:
             return
-        LOG.warning("The broker cancelled consumer %s on %s (queue deleted or failed "
-                    "over); re-subscribing", consumer_tag, self.describe())
-        self._cancelled = True
+        if getattr(channel, "is_open", False) and self._conn is not None:
+            try:
+                with self._conn.transport.having_timeout(WAIT_SLICE):
+                    channel.close()
+            except Exception as exc:  # could not close it cleanly: drop the connection
+                LOG.debug("Could not close a channel on %s (%s); reconnecting",
+                          self.describe(), describe(exc))
+                self._reset_locked()
+                return
+        with contextlib.suppress(Exception):  # release py-amqp's references
+            channel.collect()
 
     @staticmethod
     def _silently_close(conn: Any) -> None:
         with contextlib.suppress(Exception):  # the connection is being thrown away
             conn.collect()
 
-    def reset(self) -> None:
-        """Drop the connection; the next use reconnects."""
+    def _reset_locked(self) -> None:
         conn, self._conn, self._channel = self._conn, None, None
         if conn is not None:
             self._silently_close(conn)
 
-    def close(self) -> None:
-        self._closed = True
+    def reset(self) -> None:
+        """Drop the connection; the next use reconnects."""
         with self.lock:
+            self._reset_locked()
+
+    def close(self) -> None:
+        """Close for good: no later use reopens the connection."""
+        with self.lock:
+            self._closed = True
             conn, self._conn, self._channel = self._conn, None, None
-            if conn is not None:
-                try:
+        if conn is not None:
+            try:
+                with conn.transport.having_timeout(WAIT_SLICE):
                     conn.close()
-                except Exception:
-                    self._silently_close(conn)
+            except Exception:
+                self._silently_close(conn)
 
     def _delay(self, attempt: int) -> float:
         opts = self.options
-        base = min(opts.rabbit_interval_max,
-                   opts.rabbit_retry_interval + opts.rabbit_retry_backoff * attempt)
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+        if self.consumer and now - self._outage_since < FAST_RECONNECT_PERIOD:
+            base = min(1.0, opts.rabbit_retry_interval)
+        else:
+            base = min(opts.rabbit_interval_max,
+                       opts.rabbit_retry_interval + opts.rabbit_retry_backoff * attempt)
         return base * random.uniform(0.5, 1.0) + random.uniform(0, opts.kombu_reconnect_splay)
+
+    def _repair(self, kind: ErrorKind, exc: BaseException, what: str) -> None:
+        """Undo what the error left broken (under the lock)."""
+        if kind is ErrorKind.CHANNEL or (kind is ErrorKind.FATAL and self._conn is not None
+                                         and isinstance(exc, amqp.exceptions.ChannelError)):
+            LOG.warning("AMQP channel error during %s on %s: %s", what, self.describe(),
+                        describe(exc))
+            self._drop_channel()
+        elif kind is not ErrorKind.NACKED:
+            self._reset_locked()
 
     def ensure(self, action: Callable[[Any], Any], *, retry: int | None = None,
                deadline: float | None = None,
@@ -251,59 +336,135 @@ class BrokerConnection:
         """Run ``action(channel)``, repairing the connection and retrying on failure.
 
         ``retry``: None or -1 forever, 0 once, N at most N retries; when they are used up
-        the error is ``MessageDeliveryFailure``. ``deadline`` (monotonic) raises
+        the error is ``MessageDeliveryFailure``. A refusal retrying cannot fix is
+        ``BrokerRefused`` at once. ``deadline`` (monotonic) raises
         :class:`DeadlineExceeded`; ``stop()`` returning True ends the attempts quietly.
         """
         attempt = 0
         while True:
-            if self._closed:
-                raise MessageDeliveryFailure(f"{what} on a closed connection")
-            try:
-                with self.lock:
+            with self.lock:
+                if self._closed:
+                    raise ConnectionClosed(f"{what} on a closed connection")
+                try:
                     if self._conn is None:
-                        self._open()
+                        self._open(deadline)
                         if attempt:
                             LOG.info("Reconnected to AMQP server on %s", self.describe())
                     elif self._channel is None:
                         self._open_channel()
                     self.last_used = time.monotonic()
-                    return action(self._channel)
-            except (MessageUndeliverable, DeadlineExceeded):
-                raise
-            except RECOVERABLE_ERRORS as exc:
-                if self._closed:
-                    raise MessageDeliveryFailure(f"{what} on a closed connection") from exc
-                if isinstance(exc, CHANNEL_ERRORS) and self._conn is not None:
-                    self._channel = None  # the broker closed the channel; reopen it
-                    code = getattr(exc, "reply_code", "?")
-                    LOG.warning("AMQP channel error %s during %s on %s: %s", code, what,
-                                self.describe(), exc)
-                    if code == 406 and "inequivalent" in str(exc):
-                        raise  # a declaration conflicts; retrying cannot help
-                else:
-                    self.reset()
-                retries_left = retry is None or retry < 0 or attempt < retry
-                if not retries_left:
-                    raise MessageDeliveryFailure(
-                        f"Unable to connect to AMQP server on {self.describe()} after "
-                        f"{attempt + 1} tries: {exc}") from exc
-                delay = 0.0 if isinstance(exc, CHANNEL_ERRORS) and attempt == 0 \
-                    else self._delay(attempt)
-                if deadline is not None and time.monotonic() + delay >= deadline:
-                    raise DeadlineExceeded(f"{what}: {exc}") from exc
+                    result = action(self._channel)
+                    self._outage_since = None
+                    return result
+                except (MessageUndeliverable, DeadlineExceeded):
+                    raise
+                except Exception as exc:
+                    kind = classify(exc)
+                    if kind is None:
+                        raise
+                    self._repair(kind, exc, what)
+                    error = exc
+            if self._closed:
+                raise ConnectionClosed(f"{what} on a closed connection") from error
+            if kind is ErrorKind.FATAL:
+                raise BrokerRefused(f"The broker on {self.describe()} refused {what}: "
+                                    f"{describe(error)}", getattr(error, "reply_code", None)
+                                    ) from error
+            if not (retry is None or retry < 0 or attempt < retry):
+                raise MessageDeliveryFailure(
+                    f"{what} failed on {self.describe()} after {attempt + 1} tries: "
+                    f"{describe(error)}") from error
+            delay = 0.0 if kind is not ErrorKind.CONNECTION and attempt == 0 \
+                else self._delay(attempt)
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                raise DeadlineExceeded(f"{what}: {describe(error)}") from error
+            if kind is ErrorKind.CONNECTION:
                 LOG.warning("AMQP server on %s is unreachable: %s. Trying again in %.1f "
-                            "seconds.", self.describe(), exc, delay)
-                attempt += 1
-                if stop is None:
-                    time.sleep(delay)
-                else:
-                    end = time.monotonic() + delay
-                    while time.monotonic() < end:
-                        if stop():
-                            return None
-                        time.sleep(min(0.1, max(0.0, end - time.monotonic())))
-                    if stop():
-                        return None
+                            "seconds.", self.describe(), describe(error), delay)
+            attempt += 1
+            if not self._pause(delay, stop):
+                return None
+
+    def _pause(self, delay: float, stop: Callable[[], bool] | None) -> bool:
+        """Sleep ``delay`` (retry pacing), waking early if ``stop()``; False if stopped."""
+        end = time.monotonic() + delay
+        while True:
+            if stop is not None and stop():
+                return False
+            remaining = end - time.monotonic()
+            if remaining <= 0 or self._closed:
+                return True
+            time.sleep(min(0.1, remaining))
+
+    # ------------------------------------------------------------------ liveness
+
+    def _socket_readable(self) -> bool:
+        """Whether bytes wait unread in the socket (the broker is talking), without
+        reading them."""
+        assert self._conn is not None
+        sock = getattr(self._conn.transport, "sock", None)
+        if sock is None:
+            return False
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True  # let the next read find out what is wrong
+        return bool(readable)
+
+    def _check_heartbeats(self, *, peek: bool) -> None:
+        """Send a heartbeat when due; raise ``ConnectionForced`` when the broker has been
+        silent for longer than the heartbeat timeout (it sends one every half of it)."""
+        conn = self._conn
+        if conn is None or not conn.heartbeat:
+            return
+        now = time.monotonic()
+        recv = conn.bytes_recv
+        if recv != self._recv_seen or (peek and self._socket_readable()):
+            self._recv_seen, self._alive_at = recv, now
+        elif now - self._alive_at > conn.heartbeat:
+            raise amqp.exceptions.ConnectionForced(
+                f"no data from the broker for {now - self._alive_at:.1f}s "
+                f"(heartbeat timeout {conn.heartbeat}s)")
+        sent = conn.bytes_sent
+        if sent != self._sent_seen:
+            self._sent_seen, self._sent_at = sent, now
+        elif now - self._sent_at >= conn.heartbeat / max(1, self.options.heartbeat_rate) / 2:
+            conn.send_heartbeat()
+            self._sent_seen, self._sent_at = conn.bytes_sent, now
+
+    def heartbeat_check(self, read: bool) -> None:
+        """Called by the heartbeat thread, unless the owner is using the connection.
+
+        ``read``: whether frames may be read here (connections with no consumer of their
+        own, or the reply consumer). Listener connections are never read by this thread:
+        it never dispatches or acknowledges; it only peeks whether bytes arrived.
+        """
+        if not self.lock.acquire(blocking=False):
+            return
+        try:
+            if self._conn is None:
+                return
+            if read:
+                with contextlib.suppress(TimeoutError):
+                    self._conn.drain_events(timeout=0)
+            self._check_heartbeats(peek=not read)
+        except Exception as exc:
+            if classify(exc) is None:
+                raise
+            LOG.warning("Connection to %s lost (%s); reconnecting on next use",
+                        self.describe(), describe(exc))
+            self._reset_locked()
+        finally:
+            self.lock.release()
+
+    def _wait_socket(self, timeout: float) -> None:
+        """Read and dispatch frames for up to ``timeout`` seconds, then check heartbeats."""
+        assert self._conn is not None
+        with contextlib.suppress(TimeoutError):
+            self._conn.drain_events(timeout=timeout)
+        self._check_heartbeats(peek=False)
 
     # ------------------------------------------------------------------ declaring
 
@@ -330,11 +491,42 @@ class BrokerConnection:
     def delete_queue(self, name: str) -> None:
         """Delete a queue now (best effort: it also expires by itself)."""
         try:
-            self.ensure(lambda ch: ch.queue_delete(name), retry=0, what=f"deleting {name}")
+            self.ensure(lambda ch: ch.queue_delete(name), retry=0,
+                        deadline=time.monotonic() + 5, what=f"deleting {name}")
         except Exception as exc:
             LOG.debug("Could not delete queue %s: %s", name, exc)
 
     # ------------------------------------------------------------------ publishing
+
+    def _on_return(self, exc: BaseException, exchange: str, routing_key: str,
+                   message: Any) -> None:
+        self._returned = (exc, exchange, routing_key)
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        if delivery_tag == self._publish_seq or (multiple and delivery_tag >= self._publish_seq):
+            self._confirm = True
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        if delivery_tag == self._publish_seq or (multiple and delivery_tag >= self._publish_seq):
+            self._confirm = False
+
+    def _wait_confirm(self, deadline: float | None) -> None:
+        """Wait for the broker's confirm of the last publish, in bounded slices."""
+        assert self._conn is not None
+        limit = None if self._conn.heartbeat else \
+            time.monotonic() + CONFIRM_TIMEOUT_WITHOUT_HEARTBEAT
+        while self._confirm is None:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise DeadlineExceeded("no publisher confirm before the deadline")
+            if limit is not None and now >= limit:
+                raise amqp.exceptions.RecoverableConnectionError(
+                    f"no publisher confirm in {CONFIRM_TIMEOUT_WITHOUT_HEARTBEAT}s")
+            due = [d for d in (deadline, limit) if d is not None]
+            wait = min(WAIT_SLICE, *(d - now for d in due)) if due else WAIT_SLICE
+            self._wait_socket(max(0.0, wait))
+        if not self._confirm:
+            raise amqp.exceptions.MessageNacked()
 
     def publish(self, exchange: Exchange | None, routing_key: str, body: bytes, *,
                 mandatory: bool = False, expiration: float | None = None,
@@ -343,15 +535,14 @@ class BrokerConnection:
         """Publish and wait for the broker's confirm.
 
         ``exchange`` is declared first (None: the default exchange); ``declare`` is a queue
-        to declare and bind first (store-and-forward for notifications).
+        to declare and bind first (store-and-forward for notifications). A mandatory
+        message the broker could not route raises ``MessageUndeliverable``.
         """
         properties: dict[str, Any] = dict(JSON_PROPERTIES)
         headers: dict[str, Any] = {}
         compression = self.options.kombu_compression
         if compression:
-            content_type, compress = _COMPRESSION[compression]
-            body = compress(body)
-            headers["compression"] = content_type
+            body, headers["compression"] = _compression.compress(body, compression)
         properties["application_headers"] = headers
         if expiration is not None:
             properties["expiration"] = str(max(1, int(expiration * 1000)))
@@ -363,12 +554,15 @@ class BrokerConnection:
                 self._declare_queue(declare)
             if exchange is not None:
                 self._declare_exchange(exchange)
+            if not self._confirming:
+                channel.confirm_select()
+                self._confirming = True
             self._returned = None
-            timeout = None
-            if deadline is not None:
-                timeout = max(0.05, deadline - time.monotonic())
+            self._confirm = None
+            self._publish_seq += 1
             channel.basic_publish(message, exchange=name, routing_key=routing_key,
-                                  mandatory=mandatory, confirm_timeout=timeout)
+                                  mandatory=mandatory)
+            self._wait_confirm(deadline)
             returned, self._returned = self._returned, None
             if returned is not None:
                 raise MessageUndeliverable(returned[0], returned[1], returned[2], body)
@@ -383,10 +577,13 @@ class BrokerConnection:
         queue_name = consumer.queue.name
 
         def on_message(message: amqp.Message) -> None:
-            delivery = Delivery(decode_body_or_raw(message), message.delivery_tag,
-                                generation, bool(message.delivery_info.get("redelivered")),
-                                queue_name)
-            consumer.callback(delivery)
+            raw = message.body
+            body = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+            headers = getattr(message, "headers", None) or {}
+            consumer.callback(Delivery(
+                body, dict(headers), message.delivery_tag, generation,
+                bool(message.delivery_info.get("redelivered")), queue_name,
+                time.monotonic(), _message_ttl(message)))
 
         arguments = {"x-cancel-on-ha-failover": True} \
             if self.options.enable_cancel_on_failover else None
@@ -394,36 +591,82 @@ class BrokerConnection:
             queue_name, no_ack=consumer.no_ack, callback=on_message,
             on_cancel=self._on_cancel, arguments=arguments)
 
-    def consume(self, queue: Queue, callback: Callable[[Delivery], None],
-                no_ack: bool = False, deadline: float | None = None) -> None:
-        """Declare ``queue`` and consume it; restored after every reconnect."""
-        consumer = _Consumer(queue, callback, no_ack)
+    def _on_cancel(self, consumer_tag: str) -> None:
+        if self.closing:
+            return
+        for consumer in self._consumers:
+            if consumer.tag == consumer_tag:
+                LOG.warning("The broker cancelled the consumer of %s on %s (queue deleted or "
+                            "failed over); subscribing again", consumer.queue.name,
+                            self.describe())
+                consumer.cancelled = True
+
+    def _resubscribe_cancelled(self) -> None:
+        """Re-declare and consume again, on the same channel, what the broker cancelled."""
+        for consumer in self._consumers:
+            if consumer.cancelled:
+                self._declared.discard(("q", consumer.queue.name))
+                self._declare_queue(consumer.queue)
+                consumer.cancelled = False
+                if consumer.active:
+                    self._basic_consume(consumer)
+
+    def add_consumer(self, queue: Queue, callback: Callable[[Delivery], None],
+                     no_ack: bool = False, deadline: float | None = None,
+                     active: bool = True) -> None:
+        """Declare ``queue`` now; consume it now if ``active``, else at :meth:`activate`.
+
+        The declaration and the subscription are restored after every reconnect.
+        """
+        consumer = _Consumer(queue, callback, no_ack, active)
 
         def action(_channel: Any) -> None:
-            if self.options.rabbit_qos_prefetch_count > 0 and not self._consumers:
+            if active and self.options.rabbit_qos_prefetch_count > 0 and \
+                    not any(c.active for c in self._consumers):
                 self._channel.basic_qos(0, self.options.rabbit_qos_prefetch_count, False)
             self._consumers.append(consumer)
             try:
                 self._declare_queue(queue)
-                self._basic_consume(consumer)
+                if active:
+                    self._basic_consume(consumer)
             except BaseException:
                 self._consumers.remove(consumer)
                 raise
 
-        self.ensure(action, deadline=deadline, what=f"consuming {queue.name}")
+        self.ensure(action, deadline=deadline, what=f"declaring {queue.name}")
+
+    def activate(self, deadline: float | None = None) -> None:
+        """Start consuming every declared but inactive consumer."""
+
+        def action(_channel: Any) -> None:
+            pending = [c for c in self._consumers if not c.active]
+            if pending and self.options.rabbit_qos_prefetch_count > 0 and \
+                    not any(c.active for c in self._consumers):
+                self._channel.basic_qos(0, self.options.rabbit_qos_prefetch_count, False)
+            for consumer in pending:
+                self._declare_queue(consumer.queue)
+                self._basic_consume(consumer)
+                consumer.active = True
+
+        self.ensure(action, deadline=deadline, what="starting to consume")
 
     def cancel_consumers(self) -> None:
         """Stop every consumer of this connection (not restored after reconnects)."""
-        consumers, self._consumers = self._consumers, []
         with self.lock:
-            if self._channel is None:
+            consumers, self._consumers = self._consumers, []
+            if self._channel is None or self._conn is None:
                 return
-            for consumer in consumers:
-                try:
-                    self._channel.basic_cancel(consumer.tag)
-                except RECOVERABLE_ERRORS as exc:
-                    LOG.debug("Could not cancel consumer %s: %s", consumer.tag, exc)
-                    return
+            try:
+                with self._conn.transport.having_timeout(WAIT_SLICE * 5):
+                    for consumer in consumers:
+                        if consumer.active and consumer.tag:
+                            self._channel.basic_cancel(consumer.tag)
+            except Exception as exc:
+                if classify(exc) is None:
+                    raise
+                LOG.debug("Could not cancel consumers on %s: %s", self.describe(),
+                          describe(exc))
+                self._reset_locked()
 
     def drain(self, timeout: float, stop: Callable[[], bool],
               deadline: float | None = None) -> None:
@@ -433,17 +676,8 @@ class BrokerConnection:
         """
 
         def action(_channel: Any) -> None:
-            assert self._conn is not None
-            if self._cancelled:
-                self._cancelled = False
-                self._channel = None
-                self._open_channel()
-            with contextlib.suppress(TimeoutError):
-                self._conn.drain_events(timeout=timeout)
-            now = time.monotonic()
-            if self._conn is not None and now >= self._next_tick:
-                self._next_tick = now + self._tick_interval
-                self._conn.heartbeat_tick(rate=self.options.heartbeat_rate)
+            self._resubscribe_cancelled()
+            self._wait_socket(timeout)
 
         self.ensure(action, stop=stop, deadline=deadline, what="consuming")
 
@@ -463,31 +697,10 @@ class BrokerConnection:
                 return
             try:
                 action(self._channel)
-            except RECOVERABLE_ERRORS as exc:
-                LOG.warning("Could not settle delivery %s: %s", delivery.delivery_tag, exc)
-
-    def heartbeat_check(self) -> None:
-        """Send a heartbeat if one is due, unless someone else is using the connection."""
-        if not self.lock.acquire(blocking=False):
-            return
-        try:
-            if self._conn is not None:
-                self._conn.heartbeat_tick(rate=self.options.heartbeat_rate)
-                # Read what the broker sent (its heartbeats) without waiting.
-                with contextlib.suppress(TimeoutError):
-                    self._conn.drain_events(timeout=0)
-        except RECOVERABLE_ERRORS as exc:
-            LOG.info("Heartbeat on %s failed (%s); reconnecting on next use",
-                     self.describe(), exc)
-            self.reset()
-        finally:
-            self.lock.release()
-
-
-def decode_body_or_raw(message: amqp.Message) -> bytes:
-    try:
-        return decode_body(message)
-    except Exception as exc:
-        LOG.warning("Could not decompress a message: %s", exc)
-        raw = message.body
-        return raw.encode("utf-8", "replace") if isinstance(raw, str) else bytes(raw)
+            except Exception as exc:
+                kind = classify(exc)
+                if kind is None:
+                    raise
+                LOG.warning("Could not settle delivery %s: %s", delivery.delivery_tag,
+                            describe(exc))
+                self._repair(kind, exc, "settling a delivery")

@@ -5,13 +5,16 @@ URL: ``rabbit://user:pass@host1:5672,user:pass@host2:5672/vhost?<option>=<value>
 
 Connections per transport: a pool of send connections (requests, replies, notifications),
 one per RPC server or notification listener, and one for the reply queue, created by the
-first call. A ``Rabbit-heartbeat`` OS thread keeps idle pooled connections alive; listener
-and reply connections are ticked by their own threads.
+first call. A ``Rabbit-heartbeat`` OS thread checks the connections nobody is using; busy
+ones check themselves between bounded waits. Errors are classified once, in
+``BrokerConnection.ensure`` (see ``_errors``).
+
+Requests to a topic are published ``mandatory``: a request the broker cannot route yet is
+published again (``rabbit_unroutable_retry_timeout``) instead of being confirmed and lost.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import logging
 import random
@@ -24,11 +27,11 @@ from legacy_rpc.messaging import wire
 from legacy_rpc.messaging._transport_url import TransportHost
 from legacy_rpc.messaging.drivers import base, common
 from legacy_rpc.messaging.drivers.rabbit._connection import (
-    RECOVERABLE_ERRORS,
     BrokerConnection,
     ConnectionPlan,
     DeadlineExceeded,
 )
+from legacy_rpc.messaging.drivers.rabbit._errors import RECOVERABLE_ERRORS
 from legacy_rpc.messaging.drivers.rabbit._listeners import (
     NotificationListener,
     RawListener,
@@ -37,6 +40,7 @@ from legacy_rpc.messaging.drivers.rabbit._listeners import (
 )
 from legacy_rpc.messaging.drivers.rabbit._opts import load_options
 from legacy_rpc.messaging.drivers.rabbit._pool import ConnectionPool, HeartbeatThread
+from legacy_rpc.messaging.drivers.rabbit._replies import ReplyRetrier
 from legacy_rpc.messaging.drivers.rabbit._topology import Exchange, Queue, Topology
 from legacy_rpc.messaging.exceptions import (
     InvalidTarget,
@@ -50,8 +54,8 @@ LOG = logging.getLogger(__name__)
 
 __all__ = ["RabbitDriver"]
 
-MISSING_QUEUE_RETRY_INTERVAL = 0.25
-OBSOLETE_REPLY_QUEUES = 200
+UNROUTABLE_FIRST_PAUSE = 0.05
+UNROUTABLE_LONGEST_PAUSE = 1.0
 
 
 class RabbitDriver(base.BaseDriver):
@@ -77,22 +81,26 @@ class RabbitDriver(base.BaseDriver):
         self._waiters = common.ReplyWaiters(reader=self._read_replies)
         self._reply: ReplyConsumer | None = None
         self._lock = threading.Lock()
-        self._reply_lock = threading.Lock()
+        self._reply_cond = threading.Condition()
+        self._reply_creating = False
         self._listener_conns: set[BrokerConnection] = set()
-        self._obsolete: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._retrier = ReplyRetrier(self._publish_reply_once,
+                                     float(opts.kombu_missing_consumer_retry_timeout))
         self._heartbeat: HeartbeatThread | None = None
         if opts.heartbeat_timeout_threshold > 0:
             interval = max(0.1, opts.heartbeat_timeout_threshold / opts.heartbeat_rate / 2)
             self._heartbeat = HeartbeatThread(
-                interval, [self._pool.idle_connections, self._reply_connections,
-                           self._listener_connections],
+                interval, [(self._pool.idle_connections, True),
+                           (self._reply_connections, True),
+                           (self._listener_connections, False)],
                 self._pool.expire_idle)
             self._heartbeat.start()
 
     # ----------------------------------------------------------------- connections
 
-    def new_connection(self, role: str) -> BrokerConnection:
-        return BrokerConnection(ConnectionPlan(self._hosts, self._vhost, self.options, role))
+    def new_connection(self, role: str, consumer: bool = False) -> BrokerConnection:
+        return BrokerConnection(ConnectionPlan(self._hosts, self._vhost, self.options, role),
+                                consumer=consumer)
 
     def track_listener(self, conn: BrokerConnection) -> None:
         with self._lock:
@@ -119,48 +127,95 @@ class RabbitDriver(base.BaseDriver):
         reply = self._reply
         return [reply.connection] if reply is not None else []
 
-    def _reply_queue(self, timeout: float | None) -> str:
-        """The transport's reply queue, declared by the first call (within its timeout)."""
-        with self._reply_lock:
-            if self._reply is None:
-                deadline = time.monotonic() + timeout if timeout is not None else None
-                try:
-                    self._reply = ReplyConsumer(self, self._waiters, deadline)
-                except DeadlineExceeded as exc:
-                    raise MessagingTimeout(f"Timed out declaring the reply queue: the broker "
-                                           f"could not be reached in {timeout}s ({exc})"
-                                           ) from exc
-            return self._reply.queue_name
+    def _reply_queue(self, deadline: float | None) -> str:
+        """The transport's reply queue, declared by the first call within its deadline.
+
+        One caller declares it, without holding a lock across the network; the others wait
+        for it within their own deadlines, and one of them takes over if it fails.
+        """
+        with self._reply_cond:
+            while True:
+                if self._reply is not None:
+                    return self._reply.queue_name
+                if not self._reply_creating:
+                    self._reply_creating = True
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise MessagingTimeout("Timed out waiting for the reply queue to be "
+                                           "declared by another call")
+                self._reply_cond.wait(remaining)
+        reply = None
+        try:
+            reply = ReplyConsumer(self, self._waiters, deadline)
+        except DeadlineExceeded as exc:
+            raise MessagingTimeout(f"Timed out declaring the reply queue: the broker could "
+                                   f"not be reached in time ({exc})") from exc
+        finally:
+            with self._reply_cond:
+                self._reply = reply
+                self._reply_creating = False
+                self._reply_cond.notify_all()
+        return reply.queue_name
 
     # ----------------------------------------------------------------- sending
 
     def _publish_request(self, target: Target, body: dict[str, Any], transport_options: Any,
-                         retry: int | None, timeout: float | None = None) -> None:
+                         retry: int | None, deadline: float | None = None,
+                         expiration: float | None = None) -> None:
+        """Publish a request and wait for its confirm.
+
+        A request to a topic is published ``mandatory``: one the broker cannot route
+        (its queue does not exist yet, e.g. while servers re-subscribe after a broker
+        restart) is not delivered, so it is published again until it is routed, for up to
+        ``rabbit_unroutable_retry_timeout`` (and never past ``deadline``).
+        """
         if not target.topic:
             raise InvalidTarget("A topic is required to send", target)
         exchange: Exchange
+        at_least_once = bool(getattr(transport_options, "at_least_once", False))
+        unroutable_budget = self.options.rabbit_unroutable_retry_timeout
         if target.fanout:
             exchange, routing_key, mandatory = self.topology.fanout_exchange(target.topic), \
                 "", False
         else:
             exchange = self.topology.topic_exchange(self._exchange_name(target))
             routing_key = f"{target.topic}.{target.server}" if target.server else target.topic
-            mandatory = bool(getattr(transport_options, "at_least_once", False))
-        deadline = time.monotonic() + timeout if timeout is not None else None
+            mandatory = at_least_once or unroutable_budget > 0
         data = wire.encode_body(body)
-        try:
-            conn = self._pool.get(deadline)
+        give_up = time.monotonic() + unroutable_budget
+        if deadline is not None:
+            give_up = min(give_up, deadline)
+        pause = UNROUTABLE_FIRST_PAUSE
+        while True:
             try:
-                conn.publish(exchange, routing_key, data, mandatory=mandatory,
-                             expiration=timeout, retry=retry, deadline=deadline)
-            finally:
-                self._pool.put(conn)
-        except DeadlineExceeded as exc:
-            raise MessagingTimeout(f"Timed out sending to {target!r}: the broker could not "
-                                   f"be reached in {timeout}s ({exc})") from exc
-        except MessageUndeliverable as exc:
-            raise MessageUndeliverable(exc.exception, exc.exchange, exc.routing_key,
-                                       body) from None
+                conn = self._pool.get(deadline)
+                try:
+                    conn.publish(exchange, routing_key, data, mandatory=mandatory,
+                                 expiration=expiration, retry=retry, deadline=deadline)
+                finally:
+                    self._pool.put(conn)
+                return
+            except DeadlineExceeded as exc:
+                raise MessagingTimeout(f"Timed out sending to {target!r}: the broker could "
+                                       f"not be reached in time ({exc})") from exc
+            except MessageUndeliverable as exc:
+                if at_least_once:
+                    raise MessageUndeliverable(exc.exception, exc.exchange, exc.routing_key,
+                                               body) from None
+                if time.monotonic() + pause >= give_up:
+                    if deadline is not None and give_up >= deadline:
+                        raise MessagingTimeout(
+                            f"Timed out sending to {target!r}: no queue is bound to "
+                            f"{exchange.name}/{routing_key} (no server listens)") from None
+                    raise MessageDeliveryFailure(
+                        f"Could not deliver to {target!r}: no queue has been bound to "
+                        f"{exchange.name}/{routing_key} for {unroutable_budget:.0f}s (no "
+                        f"server listens; rabbit_unroutable_retry_timeout)") from None
+                LOG.debug("No queue is bound to %s/%s yet; publishing again in %.2fs",
+                          exchange.name, routing_key, pause)
+                time.sleep(pause)  # retry pacing, not synchronisation
+                pause = min(UNROUTABLE_LONGEST_PAUSE, pause * 2)
 
     def send(self, target: Target, ctxt: dict[str, Any], message: dict[str, Any],
              wait_for_reply: bool | None = None, timeout: float | None = None,
@@ -182,79 +237,66 @@ class RabbitDriver(base.BaseDriver):
 
     def _call(self, target: Target, ctxt: dict[str, Any], message: dict[str, Any],
               timeout: float | None, call_monitor_timeout: float | None, retry: int | None,
-              transport_options: Any, per_value_timeout: bool) -> Iterator[Any]:
+              transport_options: Any, per_value_timeout: bool) -> common.ReplyStream:
+        """Send a call; its ``timeout`` bounds everything it does: declaring the reply
+        queue, connecting, sending and waiting (for streams: until the first value)."""
         if target.fanout:
             raise InvalidTarget("A call cannot be sent to a fanout target", target)
+        deadline = time.monotonic() + timeout if timeout is not None else None
 
         def publish(body: dict[str, Any]) -> None:
-            self._publish_request(target, body, transport_options, retry, timeout)
+            self._publish_request(target, body, transport_options, retry, deadline,
+                                  expiration=timeout)
 
         return common.start_call(
-            self._waiters, publish, ctxt, message, reply_q=self._reply_queue(timeout),
+            self._waiters, publish, ctxt, message, reply_q=self._reply_queue(deadline),
             timeout=timeout, call_monitor_timeout=call_monitor_timeout,
             per_value_timeout=per_value_timeout,
             allowed_remote_exmods=self._allowed_remote_exmods,
-            describe=common.describe_call(target, message))
+            describe=common.describe_call(target, message),
+            deadline=None if per_value_timeout else deadline)
+
+    @staticmethod
+    def _reply_address(reply_q: str | None, msg_id: str | None) -> tuple[str, Exchange | None]:
+        if reply_q is None:
+            # A pre-Grizzly caller waits on a direct exchange named after the msg id.
+            return str(msg_id), Exchange(str(msg_id), "direct", False, True)
+        return reply_q, None
+
+    def _publish_reply_once(self, address: str, exchange: Exchange | None, data: bytes,
+                            deadline: float) -> None:
+        """One attempt to publish a reply; ``MessageUndeliverable`` if its queue is gone."""
+        conn = self._pool.get(deadline)
+        try:
+            conn.publish(exchange, address, data, mandatory=exchange is None,
+                         deadline=deadline)
+        finally:
+            self._pool.put(conn)
 
     def send_reply(self, reply_q: str | None, msg_id: str | None, body: dict[str, Any],
                    wait_for_queue: bool) -> None:
         """Publish a reply (or heartbeat) to the caller; never raises.
 
-        A reply queue that does not exist may be re-declared soon by a reconnecting caller,
-        so a reply is retried for ``kombu_missing_consumer_retry_timeout`` seconds before
-        the queue is remembered as gone; heartbeats are not retried.
+        A reply queue that does not exist may be re-declared soon by a reconnecting caller:
+        such a reply is handed to the retrier thread, which tries again for
+        ``kombu_missing_consumer_retry_timeout`` seconds off the dispatch path (so replies
+        to vanished callers cannot pin the server's workers); heartbeats are not retried.
         """
-        if reply_q is None:
-            # A pre-Grizzly caller waits on a direct exchange named after the msg id.
-            address, exchange = str(msg_id), Exchange(str(msg_id), "direct", False, True)
-        else:
-            address, exchange = reply_q, None
-        if self._is_obsolete(address):
+        address, exchange = self._reply_address(reply_q, msg_id)
+        if self._retrier.is_obsolete(address):
             LOG.debug("Dropping a reply to %s: the caller is gone", address)
             return
-        timeout = self.options.kombu_missing_consumer_retry_timeout
-        deadline = time.monotonic() + timeout
         data = wire.encode_body(body)
-        while True:
-            try:
-                conn = self._pool.get(deadline)
-                try:
-                    conn.publish(exchange, address, data, mandatory=exchange is None,
-                                 deadline=deadline)
-                finally:
-                    self._pool.put(conn)
-                return
-            except MessageUndeliverable:
-                if not wait_for_queue:
-                    return
-                if time.monotonic() + MISSING_QUEUE_RETRY_INTERVAL >= deadline:
-                    LOG.error("The reply queue %s has not existed for %ds; dropping the "
-                              "reply to message ID %s", address, timeout, msg_id)
-                    self._mark_obsolete(address)
-                    return
-                time.sleep(MISSING_QUEUE_RETRY_INTERVAL)  # retry pacing, not synchronisation
-            except (DeadlineExceeded, MessageDeliveryFailure) as exc:
-                LOG.error("Could not send the reply to message ID %s: %s", msg_id, exc)
-                return
-            except Exception:
-                LOG.exception("Could not send the reply to message ID %s", msg_id)
-                return
-
-    def _is_obsolete(self, address: str) -> bool:
-        with self._lock:
-            expiry = self._obsolete.get(address)
-            if expiry is None:
-                return False
-            if expiry < time.monotonic():
-                del self._obsolete[address]
-                return False
-            return True
-
-    def _mark_obsolete(self, address: str) -> None:
-        with self._lock:
-            self._obsolete[address] = time.monotonic() + 60
-            while len(self._obsolete) > OBSOLETE_REPLY_QUEUES:
-                self._obsolete.popitem(last=False)
+        timeout = self.options.kombu_missing_consumer_retry_timeout
+        try:
+            self._publish_reply_once(address, exchange, data, time.monotonic() + timeout)
+        except MessageUndeliverable:
+            if wait_for_queue:
+                self._retrier.add(address, exchange, data, msg_id)
+        except (DeadlineExceeded, MessageDeliveryFailure) as exc:
+            LOG.error("Could not send the reply to message ID %s: %s", msg_id, exc)
+        except Exception:
+            LOG.exception("Could not send the reply to message ID %s", msg_id)
 
     def send_notification(self, target: Target, ctxt: dict[str, Any],
                           message: dict[str, Any], version: float,
@@ -297,7 +339,8 @@ class RabbitDriver(base.BaseDriver):
     def cleanup(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.stop()
-        with self._reply_lock:
+        self._retrier.stop()
+        with self._reply_cond:
             reply, self._reply = self._reply, None
         if reply is not None:
             reply.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -69,46 +70,84 @@ class RabbitNotificationIncoming(base.IncomingMessage):
 
 
 class _QueueListener(base.PollStyleListener):
-    """Consumes some queues on its own connection; ``poll`` returns parsed messages."""
+    """Consumes some queues on its own connection; ``poll`` returns parsed messages.
+
+    The queues are declared when the listener is created and consumed from :meth:`start`
+    on. The reading thread only buffers raw deliveries; they are decoded and parsed by the
+    polling thread under the pipeline policy (``common.parse_delivery``): anything that
+    fails is rejected without requeue and logged once.
+    """
+
+    kind = "rpc"
 
     def __init__(self, driver: RabbitDriver, queues: list[Queue], role: str,
                  delete_on_cleanup: tuple[str, ...] = ()) -> None:
         super().__init__(driver.options.rabbit_qos_prefetch_count or -1)
         self._driver = driver
-        self._conn = driver.new_connection(role)
-        self._incoming: collections.deque[base.IncomingMessage] = collections.deque()
+        self._conn = driver.new_connection(role, consumer=True)
+        self._deliveries: collections.deque[Delivery] = collections.deque()
         self._ops: collections.deque[Callable[[], None]] = collections.deque()
         self._stopped = False
+        self._wakeup = threading.Event()
         self._cancelled = False
         self._closed = False
         self._delete_on_cleanup = delete_on_cleanup
         self._dedup = common.DuplicateFilter()
+        self._health = common.ConsumerHealth(
+            f"Consumer of {', '.join(q.name for q in queues)}",
+            longest=max(1.0, float(driver.options.rabbit_interval_max)))
+        self._next_attempt = 0.0
         driver.track_listener(self._conn)
         try:
             for queue in queues:
-                self._conn.consume(queue, self._on_delivery)
+                self._conn.add_consumer(queue, self._deliveries.append, active=False)
         except BaseException:
             driver.untrack_listener(self._conn)
             self._conn.close()
             raise
 
-    def _on_delivery(self, delivery: Delivery) -> None:
-        try:
-            incoming = self._parse(delivery)
-        except wire.MalformedMessage as exc:
-            LOG.error("Dropping a malformed message from queue %s: %s; message: %s",
-                      delivery.queue, exc, _mask.sanitize_body(delivery.body))
-            self._conn.reject(delivery, requeue=False)
-            return
-        if incoming is not None:
-            self._incoming.append(incoming)
+    @property
+    def degraded(self) -> str | None:
+        """Why consuming keeps failing, or None while it works."""
+        return self._health.degraded
 
-    def _parse(self, delivery: Delivery) -> base.IncomingMessage | None:
+    def start(self) -> None:
+        self._conn.activate()
+
+    def _handle(self, delivery: Delivery) -> base.IncomingMessage | None:
+        try:
+            body = delivery.decoded_body(common.MAX_MESSAGE_SIZE)
+            parsed = common.parse_delivery(self.kind, body)
+        except Exception as exc:
+            self._conn.reject(delivery, requeue=False)
+            common.log_rejected(delivery.queue, exc, delivery.body)
+            return None
+        return self._accept(delivery, parsed)
+
+    def _accept(self, delivery: Delivery,
+                parsed: wire.Request | wire.Notification) -> base.IncomingMessage | None:
         raise NotImplementedError
 
     def _run_ops(self) -> None:
         while self._ops:
             self._ops.popleft()()
+
+    def _consume(self, timeout: float) -> None:
+        """Read deliveries for up to ``timeout``; failures back off instead of spinning."""
+        now = time.monotonic()
+        if now < self._next_attempt:
+            self._wakeup.wait(min(timeout, self._next_attempt - now))
+            return
+        try:
+            self._conn.drain(timeout, stop=lambda: self._stopped)
+        except Exception as exc:
+            if self._stopped:
+                return
+            delay = self._health.failed(exc)
+            self._next_attempt = time.monotonic() + delay
+        else:
+            if self._conn.connected:
+                self._health.ok()
 
     def poll(self, timeout: float | None = None, batch_size: int = 1,
              batch_timeout: float | None = None) -> list[base.IncomingMessage]:
@@ -117,10 +156,12 @@ class _QueueListener(base.PollStyleListener):
         batch_deadline: float | None = None
         while len(batch) < batch_size:
             self._run_ops()
-            if self._incoming:
-                batch.append(self._incoming.popleft())
-                if batch_deadline is None and batch_timeout is not None:
-                    batch_deadline = time.monotonic() + batch_timeout
+            if self._deliveries:
+                incoming = self._handle(self._deliveries.popleft())
+                if incoming is not None:
+                    batch.append(incoming)
+                    if batch_deadline is None and batch_timeout is not None:
+                        batch_deadline = time.monotonic() + batch_timeout
                 continue
             if self._stopped and not self._cancelled:
                 # Stop consuming (in this thread, which owns the connection): messages
@@ -133,14 +174,12 @@ class _QueueListener(base.PollStyleListener):
             remaining = min(due) - time.monotonic() if due else DRAIN_SLICE
             if remaining <= 0:
                 break
-            try:
-                self._conn.drain(min(DRAIN_SLICE, remaining), stop=lambda: self._stopped)
-            except Exception:
-                LOG.exception("Consuming failed; trying again")
+            self._consume(min(DRAIN_SLICE, remaining))
         return batch
 
     def stop(self) -> None:
         self._stopped = True
+        self._wakeup.set()
 
     def cleanup(self) -> None:
         if self._closed:
@@ -159,27 +198,38 @@ class _QueueListener(base.PollStyleListener):
 class RpcListener(_QueueListener):
     """An RPC server's queues: topic, topic.server and its own fanout queue."""
 
-    def _parse(self, delivery: Delivery) -> base.IncomingMessage | None:
-        request = wire.parse_request(wire.decode_body(delivery.body))
+    kind = "rpc"
+
+    def _accept(self, delivery: Delivery,
+                parsed: wire.Request | wire.Notification) -> base.IncomingMessage | None:
+        assert isinstance(parsed, wire.Request)
         self._conn.ack(delivery)  # before dispatch: at most once, as oslo.messaging
-        if self._dedup.seen(request.unique_id):
-            LOG.info("Ignoring duplicate message %s on queue %s", request.unique_id,
+        if self._dedup.seen(parsed.unique_id):
+            LOG.info("Ignoring duplicate message %s on queue %s", parsed.unique_id,
                      delivery.queue)
             return None
-        return RabbitRpcIncoming(self._driver, request)
+        if delivery.ttl is not None and time.monotonic() - delivery.received_at > delivery.ttl:
+            LOG.warning("Dropping request %s from queue %s: its caller stopped waiting "
+                        "(timeout %.1fs) before it could be dispatched",
+                        parsed.msg_id or parsed.unique_id, delivery.queue, delivery.ttl)
+            return None
+        return RabbitRpcIncoming(self._driver, parsed)
 
 
 class NotificationListener(_QueueListener):
     """Notification queues (``<topic>.<priority>`` or a pool's queue)."""
 
-    def _parse(self, delivery: Delivery) -> base.IncomingMessage | None:
-        note = wire.parse_notification(wire.decode_body(delivery.body))
-        if self._dedup.contains(note.unique_id):
+    kind = "notification"
+
+    def _accept(self, delivery: Delivery,
+                parsed: wire.Request | wire.Notification) -> base.IncomingMessage | None:
+        assert isinstance(parsed, wire.Notification)
+        if self._dedup.contains(parsed.unique_id):
             LOG.info("Ignoring redelivered notification %s that was already handled",
-                     note.unique_id)
+                     parsed.unique_id)
             self._conn.ack(delivery)
             return None
-        return RabbitNotificationIncoming(self, delivery, note)
+        return RabbitNotificationIncoming(self, delivery, parsed, raw=self.kind == "raw")
 
     def settle(self, delivery: Delivery, requeue: bool | None, unique_id: str | None) -> None:
         """Queue an ack (``requeue=None``) or a requeue for the polling thread."""
@@ -194,19 +244,7 @@ class RawListener(NotificationListener):
     """Raw bodies (the legacy ``join_consumer_pool``): the un-enveloped dict is the message;
     acknowledged or requeued after the callback, like a notification."""
 
-    def _parse(self, delivery: Delivery) -> base.IncomingMessage | None:
-        message = wire.deserialize_msg(wire.decode_body(delivery.body))
-        if not isinstance(message, dict):
-            raise wire.MalformedMessage(f"message must be a JSON object, got "
-                                        f"{type(message).__name__}")
-        unique_id = message.get(wire.UNIQUE_ID)
-        note = wire.Notification(ctxt={}, publisher_id=None, event_type=None, priority="",
-                                 payload=message, unique_id=unique_id
-                                 if isinstance(unique_id, str) else None)
-        if self._dedup.contains(note.unique_id):
-            self._conn.ack(delivery)
-            return None
-        return RabbitNotificationIncoming(self, delivery, note, raw=True)
+    kind = "raw"
 
 
 class ReplyConsumer:
@@ -221,8 +259,8 @@ class ReplyConsumer:
         self._conn = driver.new_connection("reply")
         self._stopped = False
         try:
-            self._conn.consume(driver.topology.reply_queue(self.queue_name),
-                               self._on_delivery, no_ack=True, deadline=deadline)
+            self._conn.add_consumer(driver.topology.reply_queue(self.queue_name),
+                                    self._on_delivery, no_ack=True, deadline=deadline)
         except BaseException:
             self._conn.close()
             raise
@@ -233,9 +271,10 @@ class ReplyConsumer:
 
     def _on_delivery(self, delivery: Delivery) -> None:
         try:
-            body = wire.decode_body(delivery.body)
-        except wire.MalformedMessage as exc:
-            LOG.warning("Dropping a malformed reply: %s", exc)
+            body = wire.decode_body(delivery.decoded_body(common.MAX_MESSAGE_SIZE))
+        except Exception as exc:  # any failure: the reply is dropped (it was not acked)
+            LOG.warning("Dropping a malformed reply (%d bytes): %s", len(delivery.body),
+                        _mask.mask_text(str(exc)[:300]))
             return
         self._waiters.deliver(body)
 

@@ -48,6 +48,13 @@ rabbit_opts = [
     cfg.IntOpt("kombu_missing_consumer_retry_timeout", default=60,
                deprecated_name="kombu_reconnect_timeout",
                help="Seconds a server keeps retrying a reply to a missing reply queue."),
+    cfg.FloatOpt("rabbit_unroutable_retry_timeout", default=20.0, min=0.0,
+                 help="Seconds a cast or call whose queue does not exist (yet) is published "
+                      "again before it fails: a cast with MessageDeliveryFailure, a call "
+                      "with MessagingTimeout. This covers servers re-subscribing after a "
+                      "broker restart, when the broker would otherwise confirm a message "
+                      "and route it nowhere. 0 gives oslo.messaging's behaviour (such a "
+                      "cast is silently dropped). Not in oslo.messaging."),
     cfg.StrOpt("kombu_failover_strategy", default="round-robin",
                choices=("round-robin", "shuffle"),
                help="How the next broker host is chosen after a failure."),
@@ -118,6 +125,7 @@ class RabbitOptions:
     kombu_reconnect_splay: float
     kombu_compression: str | None
     kombu_missing_consumer_retry_timeout: int
+    rabbit_unroutable_retry_timeout: float
     kombu_failover_strategy: str
     rabbit_login_method: str
     rabbit_retry_interval: float

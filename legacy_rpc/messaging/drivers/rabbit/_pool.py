@@ -1,9 +1,13 @@
-"""The send-connection pool of a transport, and the thread that keeps it alive.
+"""The send-connection pool of a transport, and the thread that keeps connections alive.
 
 Requests, replies, heartbeats to callers and notifications are published on pooled
 connections, one sender at a time, most recently used first. A single ``Rabbit-heartbeat``
-OS thread sends AMQP heartbeats on idle pooled connections (busy ones are active anyway) and
-closes connections idle for longer than ``conn_pool_ttl`` beyond ``conn_pool_min_size``.
+OS thread checks every connection the transport holds that nobody is using at the moment
+(idle pooled ones, the reply consumer's, listeners' between polls): it sends heartbeats
+when due and gives up a connection the broker has been silent on for longer than the
+heartbeat timeout (half-open). Busy connections check themselves between bounded waits. It
+also closes connections idle for longer than ``conn_pool_ttl`` beyond
+``conn_pool_min_size``.
 """
 
 from __future__ import annotations
@@ -92,8 +96,11 @@ class ConnectionPool:
 class HeartbeatThread:
     """Ticks heartbeats on a set of connections from one native OS thread."""
 
-    def __init__(self, interval: float, sources: list[Callable[[], list[BrokerConnection]]],
+    def __init__(self, interval: float,
+                 sources: list[tuple[Callable[[], list[BrokerConnection]], bool]],
                  housekeeping: Callable[[], None] | None = None) -> None:
+        """``sources``: (function listing connections, whether this thread may read them);
+        listener connections are only peeked at, never read (see ``heartbeat_check``)."""
         self._interval = interval
         self._sources = sources
         self._housekeeping = housekeeping
@@ -107,9 +114,9 @@ class HeartbeatThread:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                for source in self._sources:
+                for source, read in self._sources:
                     for conn in source():
-                        conn.heartbeat_check()
+                        conn.heartbeat_check(read)
                 if self._housekeeping is not None:
                     self._housekeeping()
             except Exception:
