@@ -2,18 +2,31 @@
 
 Peers built on oslo.messaging encode entities with ``to_primitive`` as the JSON default, so a
 datetime arrives as ``'%Y-%m-%dT%H:%M:%S.%f'`` and a set as a list. We produce the same text.
+
+:func:`loads` parses what peers send, so it bounds what hostile text can cost: nesting deeper
+than :data:`MAX_DEPTH` is refused before parsing (``json`` would recurse, and raise
+``RecursionError`` near the interpreter's limit), and it raises only ``ValueError``.
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import itertools
 import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["to_primitive", "dumps", "loads"]
+__all__ = ["to_primitive", "dumps", "loads", "MAX_DEPTH", "TooDeeplyNested", "nesting_depth"]
+
+MAX_DEPTH = 200
+"""Deepest nesting of arrays and objects :func:`loads` accepts by default.
+
+Real messages nest a few tens of levels at most (versioned objects inside arguments); 200 is
+far above that, and far below the recursion limit that ``json`` and the code walking the
+result (sanitising, serializers) would hit.
+"""
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 _SIMPLE = (str, int, float, bool, type(None))
@@ -71,8 +84,54 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, default=_default)
 
 
-def loads(text: str | bytes) -> Any:
-    """``json.loads`` that also takes UTF-8 bytes."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    return json.loads(text)
+class TooDeeplyNested(ValueError):
+    """JSON text nests arrays and objects deeper than allowed."""
+
+
+# Every byte but the four brackets, for bytes.translate(None, delete=...).
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+# Depth change of each byte value.
+_DELTA = [0] * 256
+_DELTA[ord("[")] = _DELTA[ord("{")] = 1
+_DELTA[ord("]")] = _DELTA[ord("}")] = -1
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` outside strings, in linear time (C-speed steps).
+
+    Exact for valid JSON, where every backslash starts an escape pair and quotes delimit
+    strings; for invalid text it is some number, and the parser rejects the text anyway.
+    """
+    if "[" not in text and "{" not in text:
+        return 0
+    # Drop escaped backslashes, then escaped quotes: the quotes left delimit strings.
+    unescaped = text.replace("\\\\", "").replace('\\"', "")
+    outside = "".join(unescaped.split('"')[::2]).encode("ascii", "ignore")
+    brackets = outside.translate(None, _NOT_BRACKETS)
+    return max(0, max(itertools.accumulate(map(_DELTA.__getitem__, brackets)), default=0))
+
+
+def loads(text: str | bytes | bytearray, max_depth: int | None = MAX_DEPTH) -> Any:
+    """``json.loads`` that also takes UTF-8 bytes and refuses nesting beyond ``max_depth``.
+
+    JSON's ``NaN``, ``Infinity`` and ``-Infinity`` are accepted (as by oslo.messaging, whose
+    peers send them for non-finite floats); fields where they make no sense are checked where
+    they are used.
+
+    :raises TooDeeplyNested: nesting deeper than ``max_depth`` (None: only the interpreter's
+        recursion limit, still reported as this error).
+    :raises ValueError: anything else that is not UTF-8 JSON text (``UnicodeDecodeError``,
+        ``json.JSONDecodeError``, integers longer than the interpreter's digit limit).
+    """
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8")
+    elif not isinstance(text, str):
+        raise TypeError(f"the JSON text must be str or bytes, not {type(text).__name__}")
+    # The count is an upper bound of the depth: most messages skip the scan.
+    if (max_depth is not None and text.count("[") + text.count("{") > max_depth
+            and nesting_depth(text) > max_depth):
+        raise TooDeeplyNested(f"JSON nested deeper than {max_depth} levels")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise TooDeeplyNested("JSON nested too deeply for the interpreter") from None

@@ -209,4 +209,60 @@ def test_round_trip() -> None:
 
 
 def test_module_all() -> None:
-    assert set(_jsonutils.__all__) == {"to_primitive", "dumps", "loads"}
+    assert set(_jsonutils.__all__) == {"to_primitive", "dumps", "loads", "MAX_DEPTH",
+                                       "TooDeeplyNested", "nesting_depth"}
+
+
+# ---------------------------------------------------------------- nesting depth
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(("text", "depth"), [
+    ("1", 0), ("[]", 1), ('{"a": [1, {"b": []}]}', 4), ('"[[[["', 0),
+    ('["[[", {"a": "{{{"}]', 2), (r'["\"", [["\\[[["]]]', 3), (r'["\\", [[]]]', 3),
+    (_nested(300), 300), ("]]]", 0),
+])
+def test_nesting_depth_ignores_brackets_in_strings(text: str, depth: int) -> None:
+    assert _jsonutils.nesting_depth(text) == depth
+
+
+def test_nesting_depth_is_exact_on_dumped_values() -> None:
+    value: Any = 'x[{\\"\\'
+    for level in range(1, 40):
+        value = [value, {"k]": value}] if level % 2 else {"[": value}
+    # Every even level adds one (a dict); every odd one adds two (a list holding a dict).
+    assert _jsonutils.nesting_depth(dumps(value)) == 20 * 2 + 19
+
+
+def test_loads_accepts_max_depth_and_refuses_one_more() -> None:
+    assert loads(_nested(_jsonutils.MAX_DEPTH)) == loads(_nested(_jsonutils.MAX_DEPTH))
+    with pytest.raises(_jsonutils.TooDeeplyNested):
+        loads(_nested(_jsonutils.MAX_DEPTH + 1))
+    assert loads(_nested(5), max_depth=5) == [[[[[]]]]]
+    with pytest.raises(_jsonutils.TooDeeplyNested):
+        loads(_nested(6), max_depth=5)
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "{" * 100_000, '{"a":' * 100_000,
+                                  _nested(100_000)])
+def test_loads_never_lets_recursion_error_out(text: str) -> None:
+    with pytest.raises(_jsonutils.TooDeeplyNested):
+        loads(text)
+    with pytest.raises(ValueError):  # unbounded: the interpreter's limit, or a syntax error
+        loads(text, max_depth=None)
+
+
+def test_loads_deep_brackets_inside_strings_are_fine() -> None:
+    text = json.dumps({"s": "[" * 10_000, "t": ["{" * 10_000]})
+    assert loads(text) == {"s": "[" * 10_000, "t": ["{" * 10_000]}
+
+
+def test_loads_errors_are_value_errors() -> None:
+    with pytest.raises(ValueError):
+        loads("1" * 5000)  # over the interpreter's integer digit limit
+    with pytest.raises(TypeError):
+        loads(42)  # type: ignore[arg-type]
+    assert loads(bytearray(b"[1]")) == [1]
+    assert loads("[1e999]") == [float("inf")]
