@@ -15,22 +15,31 @@ driver and both APIs speak exactly the format of oslo.messaging 18.x and of the 
 
 Drivers move the bytes returned by :func:`encode_body` and hand received bytes to
 :func:`decode_body`; they never look inside.
+
+Received bodies are hostile input. :func:`decode_body`, :func:`deserialize_msg` and the
+``parse_*`` functions raise nothing but :class:`MalformedMessage` for whatever a peer sends,
+so a driver rejects the message and keeps consuming. Nesting deeper than
+``_jsonutils.MAX_DEPTH`` (200) levels is refused, in the envelope and in the JSON text inside
+it. JSON's ``NaN`` and ``Infinity`` are accepted, as oslo.messaging peers send them for
+non-finite floats; a ``_timeout`` that is not a finite number from 0 to
+``threading.TIMEOUT_MAX`` is read as no timeout.
 """
 
 from __future__ import annotations
 
 import datetime
 import enum
+import functools
 import importlib
 import json
 import os
 import threading
 import traceback
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from legacy_rpc.messaging import _jsonutils
 from legacy_rpc.messaging._utils import version_is_compatible
@@ -39,6 +48,7 @@ from legacy_rpc.messaging.exceptions import MessagingException, RemoteError
 __all__ = [
     "ENVELOPE_VERSION",
     "MalformedMessage",
+    "MessageTooLarge",
     "UnsupportedEnvelopeVersion",
     "serialize_msg",
     "deserialize_msg",
@@ -79,6 +89,14 @@ class MalformedMessage(MessagingException, ValueError):
     """A received message cannot be understood; it is logged and dropped."""
 
 
+class MessageTooLarge(MalformedMessage):
+    """A received body is, or would decompress to, more bytes than the receiver accepts."""
+
+    def __init__(self, max_size: int) -> None:
+        super().__init__(f"message body larger than {max_size} bytes")
+        self.max_size = max_size
+
+
 class UnsupportedEnvelopeVersion(MalformedMessage):
     """The envelope announces a version this implementation cannot read."""
 
@@ -97,6 +115,31 @@ def new_id() -> str:
     return raw.hex()
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+# What hostile but JSON-decoded data can make parsing code raise (wrong types, huge numbers,
+# deep structures); any of them means the message is malformed.
+_PARSE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError,
+                 RecursionError)
+
+
+def _hostile_input(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Make ``func``, a parser of received data, raise only :class:`MalformedMessage`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return func(*args, **kwargs)
+        except MalformedMessage:
+            raise
+        except _PARSE_ERRORS as exc:
+            raise MalformedMessage(f"{func.__name__}: {type(exc).__name__}: "
+                                   f"{str(exc)[:200]}") from exc
+
+    return wrapper
+
+
 # --------------------------------------------------------------------------- envelope and body
 
 def serialize_msg(raw: Mapping[str, Any]) -> dict[str, str]:
@@ -104,6 +147,7 @@ def serialize_msg(raw: Mapping[str, Any]) -> dict[str, str]:
     return {VERSION_KEY: ENVELOPE_VERSION, MESSAGE_KEY: _jsonutils.dumps(raw)}
 
 
+@_hostile_input
 def deserialize_msg(msg: Any) -> Any:
     """Unwrap a 2.0 envelope; anything else (1.0 dicts, non-dicts) is returned unchanged."""
     if not isinstance(msg, dict) or VERSION_KEY not in msg or MESSAGE_KEY not in msg:
@@ -115,7 +159,7 @@ def deserialize_msg(msg: Any) -> Any:
     if not isinstance(inner, str):
         raise MalformedMessage(f"{MESSAGE_KEY} must be a JSON string, got {type(inner).__name__}")
     try:
-        return json.loads(inner)
+        return _jsonutils.loads(inner)
     except ValueError as exc:
         raise MalformedMessage(f"{MESSAGE_KEY} is not valid JSON: {exc}") from None
 
@@ -126,11 +170,12 @@ def encode_body(body: Any) -> bytes:
 
 
 def decode_body(data: bytes | str) -> Any:
-    """Parse a received body; raise :class:`MalformedMessage` if it is not JSON text."""
+    """Parse a received body; raise :class:`MalformedMessage` if it is not JSON text (or is
+    nested deeper than ``_jsonutils.MAX_DEPTH``)."""
     try:
         return _jsonutils.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedMessage(f"message body is not JSON: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise MalformedMessage(f"message body is not JSON: {str(exc)[:200]}") from None
 
 
 # --------------------------------------------------------------------------- requests
@@ -194,6 +239,19 @@ class Request:
         return self.msg_id is not None
 
 
+def _client_timeout(value: Any) -> float | None:
+    """``_timeout`` as seconds, or None when it is not a number from 0 to the largest wait.
+
+    NaN, infinities, negative and absurdly large values come only from broken or hostile
+    peers; a deadline or heartbeat interval computed from them would fail.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    # Chained comparisons are False for NaN and exact for huge ints (no float overflow).
+    return value if 0 <= value <= threading.TIMEOUT_MAX else None
+
+
+@_hostile_input
 def parse_request(body: Any) -> Request:
     """Parse a request body (enveloped or 1.0); raise :class:`MalformedMessage` if invalid."""
     inner = deserialize_msg(body)
@@ -226,9 +284,7 @@ def parse_request(body: Any) -> Request:
         raise MalformedMessage(f"'_msg_id' must be a string, got {msg_id!r}")
     if reply_q is not None and not isinstance(reply_q, str):
         raise MalformedMessage(f"'_reply_q' must be a string, got {reply_q!r}")
-    if client_timeout is not None and (isinstance(client_timeout, bool)
-                                       or not isinstance(client_timeout, (int, float))):
-        client_timeout = None
+    client_timeout = _client_timeout(client_timeout)
     ctxt["client_timeout"] = client_timeout
     return Request(ctxt=ctxt, message=msg, msg_id=msg_id, reply_q=reply_q,
                    client_timeout=client_timeout, stream_replies=stream_replies,
@@ -276,6 +332,7 @@ class Reply:
     failure: str | None = None
 
 
+@_hostile_input
 def parse_reply(body: Any) -> Reply:
     """Classify a reply body.
 
@@ -361,6 +418,7 @@ class Notification:
     unique_id: str | None = None
 
 
+@_hostile_input
 def parse_notification(body: Any) -> Notification:
     """Parse a v1 (bare) or v2 (enveloped) notification body.
 
