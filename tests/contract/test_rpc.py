@@ -85,6 +85,9 @@ class Recorder:
         yield None
         yield None
 
+    def exhausted(self, ctxt: dict[str, Any]) -> None:
+        raise StopIteration("nothing left")
+
     def _private(self, ctxt: dict[str, Any]) -> str:
         return "secret"
 
@@ -419,6 +422,43 @@ def test_stream_raises_remote_failure_after_values(transport: messaging.Transpor
         for value in client(transport, topic).stream({}, "count_then_fail", n=3):
             seen.append(value)
     assert seen == [0, 1, 2]
+
+
+def test_remote_stop_iteration_reaches_the_caller_as_itself(transport: messaging.Transport,
+                                                            start_server: StartServer,
+                                                            topic: str) -> None:
+    """A remote ``StopIteration`` is the call's exception (it used to surface as
+    ``RuntimeError``); inside a stream, where it would silently end the iteration, it
+    surfaces as ``RuntimeError``."""
+    start_server([Recorder()])
+    c = client(transport, topic)
+    with pytest.raises(StopIteration, match="nothing left"):
+        c.call({}, "exhausted")
+    with pytest.raises(RuntimeError, match="StopIteration"):
+        list(c.stream({}, "exhausted"))
+
+
+def test_an_unread_stream_releases_its_reply_waiter(transport: messaging.Transport,
+                                                   start_server: StartServer,
+                                                   topic: str) -> None:
+    import gc
+
+    waiters = getattr(transport._driver, "_waiters", None)  # type: ignore[attr-defined]
+    if waiters is None:
+        pytest.skip("the driver keeps no reply waiters")
+    start_server([Recorder()])
+    c = client(transport, topic)
+    for _ in range(10):
+        c.stream({}, "count", n=3)  # dropped without being iterated
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while len(waiters) and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling a condition with a deadline
+    assert len(waiters) == 0
+    stream = c.stream({}, "count", n=3)
+    assert next(iter(stream)) == 0
+    stream.close()  # type: ignore[attr-defined]
+    assert len(waiters) == 0
 
 
 # ----------------------------------------------------------------------------- lifecycle
