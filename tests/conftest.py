@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+pytest_plugins = ["tests.infra.fixtures"]
+
 DEFAULT_RABBIT_URL = "rabbit://guest:guest@127.0.0.1:5672/"
 DEFAULT_RABBIT_PORT = 5672
 
