@@ -6,7 +6,8 @@
 #
 # Steps: pick a Python >= 3.10, create/reuse .venv in the repo, install the package
 # editable with the test and rabbit extras, make sure RabbitMQ is reachable (starting or
-# installing it when possible), then run `ruff check .`, `mypy` and finally pytest, whose
+# installing it when possible) with its management and AMQP 1.0 plugins enabled, then
+# run `ruff check .`, `mypy` and finally pytest, whose
 # summary line is the last thing printed. Exits non-zero if any step failed; pytest is
 # run even when lint failed. Pytest's "no tests collected" (exit 5) is a failure.
 #
@@ -15,7 +16,9 @@
 #   LEGACY_RPC_RABBIT_HOST/PORT  RabbitMQ to use (default 127.0.0.1:5672)
 #   LEGACY_RPC_RABBIT_URL        transport URL given to the tests
 #                                (default rabbit://guest:guest@HOST:PORT/)
-#   LEGACY_RPC_REQUIRE_BROKERS   1: an unreachable broker is an error (CI sets it)
+#   LEGACY_RPC_RABBIT_API_URL    its management API (default http://HOST:15672/api/)
+#   LEGACY_RPC_REQUIRE_BROKERS   1: an unreachable broker (or plugin that cannot be
+#                                enabled) is an error (CI sets it)
 #   LEGACY_RPC_START_BROKERS     0: never start or install a local RabbitMQ
 #   LEGACY_RPC_FORCE_INSTALL     1: re-run pip install even if pyproject.toml is unchanged
 set -euo pipefail
@@ -170,6 +173,63 @@ else
         warn "RabbitMQ is not reachable at $RABBIT_HOST:$RABBIT_PORT: broker tests will be skipped (LEGACY_RPC_REQUIRE_BROKERS=1 makes this an error)"
     fi
 fi
+
+# ------------------------------------------------------------------ broker plugins
+# tests/infra's inspector reads the management API, and the amqp1 driver's tests need
+# AMQP 1.0: enable both plugins on a local broker that lacks them (--online: no restart),
+# then wait until the management port answers.
+RABBIT_PLUGINS=(rabbitmq_management rabbitmq_amqp1_0)
+MGMT_URL=${LEGACY_RPC_RABBIT_API_URL:-http://$RABBIT_HOST:15672/api/}
+read -r MGMT_HOST MGMT_PORT < <("$VPY" - "$MGMT_URL" <<'EOF'
+import sys
+from urllib.parse import urlsplit
+
+parts = urlsplit(sys.argv[1])
+print(parts.hostname or "127.0.0.1", parts.port or 15672)
+EOF
+) || die "cannot parse a host and port from LEGACY_RPC_RABBIT_API_URL"
+
+plugin_trouble() { # message
+    if [ "${LEGACY_RPC_REQUIRE_BROKERS:-0}" = 1 ]; then
+        die "$1 (LEGACY_RPC_REQUIRE_BROKERS=1)"
+    fi
+    warn "$1: tests that need these plugins will be skipped"
+}
+
+enable_rabbit_plugins() {
+    local cmd enabled missing=() plugin
+    cmd=$(command -v rabbitmq-plugins 2>/dev/null) \
+        || { [ -x /usr/sbin/rabbitmq-plugins ] && cmd=/usr/sbin/rabbitmq-plugins; } \
+        || { plugin_trouble "rabbitmq-plugins not found, cannot enable ${RABBIT_PLUGINS[*]}"; return 0; }
+    if ! enabled=$("$cmd" -q list -e -m 2>"$VENV/rabbitmq-plugins.log"); then
+        plugin_trouble "rabbitmq-plugins list failed: $(tail -n 3 "$VENV/rabbitmq-plugins.log")"
+        return 0
+    fi
+    for plugin in "${RABBIT_PLUGINS[@]}"; do
+        grep -qx "$plugin" <<<"$enabled" || missing+=("$plugin")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        log "enabling RabbitMQ plugins: ${missing[*]}"
+        if ! "$cmd" enable --online "${missing[@]}" >"$VENV/rabbitmq-plugins.log" 2>&1; then
+            plugin_trouble "rabbitmq-plugins enable --online ${missing[*]} failed: $(tail -n 5 "$VENV/rabbitmq-plugins.log")"
+            return 0
+        fi
+    fi
+    if wait_reachable "$MGMT_HOST" "$MGMT_PORT" 60; then
+        log "RabbitMQ management API reachable at $MGMT_HOST:$MGMT_PORT"
+    else
+        plugin_trouble "the RabbitMQ management API did not answer at $MGMT_HOST:$MGMT_PORT within 60 s"
+    fi
+}
+
+case "$RABBIT_HOST" in
+    127.0.0.1 | localhost | ::1)
+        if reachable "$RABBIT_HOST" "$RABBIT_PORT"; then
+            enable_rabbit_plugins
+        fi
+        ;;
+    *) log "RabbitMQ at $RABBIT_HOST is not local: not enabling plugins on it" ;;
+esac
 
 # ------------------------------------------------------------------ lint
 failed=()
