@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from oslo_config import cfg
 
-from legacy_rpc.messaging import _jsonutils
+from legacy_rpc.messaging import _jsonutils, _mask
 from legacy_rpc.notifier import _drivers
 from legacy_rpc.rpc import common
 
@@ -118,6 +118,9 @@ def notify(context: Any, publisher_id: str, event_type: str, priority: str,
            payload: Any) -> None:
     """Send a notification through every configured driver.
 
+    A failing driver is logged with the payload sanitized and cut (``_mask.safe_repr``) and
+    the error text masked.
+
     :raises BadPriorityException: ``priority`` is not one of :data:`log_levels`.
     """
     if priority not in log_levels:
@@ -132,7 +135,9 @@ def notify(context: Any, publisher_id: str, event_type: str, priority: str,
             driver.notify(context, msg)
         except Exception as e:
             LOG.exception("Problem '%(e)s' attempting to send to notification system. "
-                          "Payload=%(payload)s", {"e": e, "payload": payload})
+                          "Payload=%(payload)s",
+                          {"e": _mask.mask_text(str(e)[:300]),
+                           "payload": _mask.safe_repr(payload)})
 
 
 _drivers_cache: dict[str, ModuleType] | None = None

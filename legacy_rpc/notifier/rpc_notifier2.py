@@ -12,6 +12,7 @@ from typing import Any
 from oslo_config import cfg
 
 from legacy_rpc import rpc
+from legacy_rpc.messaging import _mask
 from legacy_rpc.notifier import _context
 from legacy_rpc.notifier import api as _api  # noqa: F401 - registers the api options
 
@@ -31,7 +32,10 @@ CONF.register_opt(notification_topic_opt, opt_group)
 
 
 def notify(context: Any, message: dict[str, Any]) -> None:
-    """Send a notification on every configured topic (an admin context when None)."""
+    """Send a notification on every configured topic (an admin context when None).
+
+    A topic that fails is logged, with the message sanitized and cut (``_mask.safe_repr``).
+    """
     if not context:
         context = _context.get_admin_context()
     priority = str(message.get("priority", CONF.default_notification_level)).lower()
@@ -41,4 +45,4 @@ def notify(context: Any, message: dict[str, Any]) -> None:
             rpc.notify(context, topic, message, envelope=True)
         except Exception:
             LOG.exception("Could not send notification to %(topic)s. Payload=%(message)s",
-                          {"topic": topic, "message": message})
+                          {"topic": topic, "message": _mask.safe_repr(message)})
