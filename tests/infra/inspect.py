@@ -395,10 +395,11 @@ class BrokerInspector:
         """Poll ``predicate(self)`` until it returns a truthy value and return that value.
 
         On a backend whose numbers may lag, the value must stay truthy for
-        :attr:`staleness` seconds. ``InspectorError`` counts as "not yet" (the broker may
-        be restarting). Raises ``AssertionError`` with ``message`` at the deadline.
+        :attr:`staleness` seconds (the deadline is ``timeout`` plus that). An
+        ``InspectorError`` counts as "not yet" (the broker may be restarting). Raises
+        ``AssertionError`` with ``message`` at the deadline.
         """
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout + self.staleness
         true_since: float | None = None
         error: InspectorError | None = None
         while True:
@@ -419,7 +420,8 @@ class BrokerInspector:
                 text = message() if callable(message) else message
                 if error is not None:
                     text += f" (last error: {error})"
-                raise AssertionError(f"timed out after {timeout:.1f}s on {self!r}: {text}")
+                raise AssertionError(f"timed out after {timeout + self.staleness:.1f}s on "
+                                     f"{self!r}: {text}")
             time.sleep(min(self.poll_interval, max(deadline - now, 0.0)))
 
     def wait_settled(self, timeout: float = 10.0) -> None:
