@@ -398,11 +398,12 @@ def sanitize_body(data: bytes | str, limit: int = 2000) -> str:
     window = max(limit, BODY_WINDOW)
     size = len(data)
     head = data[:window]
-    text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
+    text = (bytes(head).decode("utf-8", "replace")
+            if isinstance(head, bytes | bytearray | memoryview) else str(head))
     shown = _sanitize_json(text) if size <= window else None
     if shown is None:
         shown = mask_text(text)
-    unit = "bytes" if isinstance(data, bytes) else "characters"
+    unit = "characters" if isinstance(data, str) else "bytes"
     if size > window:
         return f"{shown[:limit]}... ({size} {unit})"
     return _shorten(shown, limit, size, unit)

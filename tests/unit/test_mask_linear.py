@@ -383,3 +383,9 @@ def test_safe_repr_of_unprintable_objects() -> None:
             raise RuntimeError("no")
 
     assert safe_repr(Bad()) == "<unprintable Bad>"
+
+
+def test_sanitize_body_takes_any_bytes_like_body() -> None:
+    raw = b"password=hunter2 rabbit://u:hunter3@h/"
+    for body in (memoryview(raw), bytearray(raw)):
+        assert sanitize_body(body) == f"password={MASK} rabbit://u:{MASK}@h/"  # type: ignore[arg-type]
