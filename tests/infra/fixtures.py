@@ -39,7 +39,13 @@ import pytest
 from tests.conftest import brokers_required
 from tests.infra.faultproxy import FaultProxy
 from tests.infra.inspect import BrokerInspector
-from tests.infra.nodes import Cluster, PrivateNode, RabbitMQTools, rabbitmq_or_skip
+from tests.infra.nodes import (
+    Cluster,
+    PrivateNode,
+    RabbitMQTools,
+    rabbitmq_or_skip,
+    sweep_stale_dirs,
+)
 
 __all__ = [
     "PrivateVhost",
@@ -63,8 +69,13 @@ __all__ = [
 
 @pytest.fixture(scope="session")
 def rabbitmq_tools() -> RabbitMQTools:
-    """The RabbitMQ scripts for private nodes, or skip (fail under REQUIRE_BROKERS=1)."""
-    return rabbitmq_or_skip()
+    """The RabbitMQ scripts for private nodes, or skip (fail under REQUIRE_BROKERS=1).
+
+    Also removes what killed test runs left behind (see :func:`sweep_stale_dirs`).
+    """
+    tools = rabbitmq_or_skip()
+    sweep_stale_dirs()
+    return tools
 
 
 @pytest.fixture(scope="module")

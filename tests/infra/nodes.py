@@ -62,6 +62,7 @@ __all__ = [
     "rabbitmq_or_skip",
     "random_cookie",
     "release_ports",
+    "sweep_stale_dirs",
 ]
 
 #: Where the real server scripts live on Debian/Ubuntu; /usr/sbin holds wrappers that
@@ -100,16 +101,14 @@ def _is_su_wrapper(script: Path) -> bool:
 def find_rabbitmq() -> RabbitMQTools | None:
     """The RabbitMQ scripts to run private nodes with, or None when not installed.
 
-    ``LEGACY_RPC_RABBITMQ_SBIN`` may name the directory; otherwise the Debian location and
-    then ``rabbitmq-server`` on ``PATH`` (unless it is the Debian ``su`` wrapper) are tried.
+    ``LEGACY_RPC_RABBITMQ_SBIN`` names the directory (and then only it is tried);
+    otherwise the Debian location and then ``rabbitmq-server`` on ``PATH`` (unless it is
+    the Debian ``su`` wrapper) are tried.
     """
-    candidates: list[Path] = []
     configured = os.environ.get("LEGACY_RPC_RABBITMQ_SBIN")
-    if configured:
-        candidates.append(Path(configured))
-    candidates.append(_DEBIAN_SCRIPTS)
+    candidates: list[Path] = [Path(configured)] if configured else [_DEBIAN_SCRIPTS]
     on_path = shutil.which("rabbitmq-server")
-    if on_path and not _is_su_wrapper(Path(on_path)):
+    if not configured and on_path and not _is_su_wrapper(Path(on_path)):
         candidates.append(Path(on_path).parent)
     for directory in candidates:
         tools = RabbitMQTools(directory / "rabbitmq-server", directory / "rabbitmqctl",
@@ -123,8 +122,9 @@ def rabbitmq_or_skip() -> RabbitMQTools:
     """The RabbitMQ scripts, or skip the test (fail when LEGACY_RPC_REQUIRE_BROKERS=1)."""
     tools = find_rabbitmq()
     if tools is None:
-        reason = ("rabbitmq-server is not installed (or set LEGACY_RPC_RABBITMQ_SBIN): "
-                  "private RabbitMQ nodes cannot be started")
+        where = os.environ.get("LEGACY_RPC_RABBITMQ_SBIN") or f"{_DEBIAN_SCRIPTS} or PATH"
+        reason = (f"no rabbitmq-server, rabbitmqctl and rabbitmq-plugins in {where} (set "
+                  "LEGACY_RPC_RABBITMQ_SBIN): private RabbitMQ nodes cannot be started")
         if brokers_required():
             pytest.fail(f"{reason}, and LEGACY_RPC_REQUIRE_BROKERS=1", pytrace=False)
         pytest.skip(f"{reason}; set LEGACY_RPC_REQUIRE_BROKERS=1 to fail instead")
@@ -239,11 +239,78 @@ def live_processes(pids: Iterable[int]) -> set[int]:
             and (table[pid][2] not in ("Z", "X") or _threads_alive(pid))}
 
 
+def _wait_gone(pids: Iterable[int], timeout: float) -> bool:
+    """Wait until none of ``pids`` runs; False if some still do at the deadline."""
+    pending = set(pids)
+    deadline = time.monotonic() + timeout
+    while live_processes(pending):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL)
+    return True
+
+
 def _wait(predicate: Callable[[], bool], deadline: float, what: Callable[[], str]) -> None:
     while not predicate():
         if time.monotonic() >= deadline:
             raise NodeError(f"timed out: {what()}")
         time.sleep(_POLL)
+
+
+# ------------------------------------------------------------------ stale directories
+
+#: Names the process that made a top-level node or cluster directory: "pid starttime".
+_OWNER_FILE = ".lrpc-owner"
+
+
+def _process_stamp(pid: int) -> str | None:
+    """``"pid starttime"`` of a live process (the pair is unique despite pid reuse)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return f"{pid} {stat[stat.rfind(')') + 2:].split()[19]}"
+
+
+def _mark_owner(directory: Path) -> None:
+    (directory / _OWNER_FILE).write_text(_process_stamp(os.getpid()) or "")
+
+
+def sweep_stale_dirs(parent: str | Path | None = None) -> list[Path]:
+    """Kill nodes and remove directories left by test processes that died (e.g. SIGKILL).
+
+    Only ``lrpc-*`` directories whose owner file names a process that no longer exists
+    are touched; a node still running from one (its working directory is inside) was
+    orphaned and is killed first. Returns the directories removed.
+    """
+    removed = []
+    for entry in sorted(Path(parent or tempfile.gettempdir()).glob("lrpc-*")):
+        try:
+            stamp = (entry / _OWNER_FILE).read_text().strip()
+            owner = int(stamp.split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if _process_stamp(owner) == stamp:
+            continue
+        orphans = _processes_inside(entry)
+        for pid in orphans:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        _wait_gone(orphans, 10)
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _processes_inside(directory: Path) -> list[int]:
+    inside = []
+    prefix = str(directory.resolve()) + os.sep
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (os.readlink(f"/proc/{entry.name}/cwd") + os.sep).startswith(prefix):
+                    inside.append(int(entry.name))
+    return inside
 
 
 # ------------------------------------------------------------------ nodes
@@ -314,6 +381,8 @@ class PrivateNode:
         self.stats_interval_ms = stats_interval_ms
         self.dir = Path(tempfile.mkdtemp(prefix=f"{self.nodename.split('@')[0]}-",
                                          dir=base_dir))
+        if base_dir is None:
+            _mark_owner(self.dir)
         self.amqp_port, self.dist_port, self.mgmt_port = free_ports(3)
         self._proc: subprocess.Popen[bytes] | None = None
         self._closed = False
@@ -484,9 +553,7 @@ class PrivateNode:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        with contextlib.suppress(NodeError):
-            _wait(lambda: not live_processes(tree), deadline, lambda: "")
+        _wait_gone(tree, timeout)
         self._kill_tree(tree)
 
     def pids(self) -> set[int]:
@@ -508,9 +575,9 @@ class PrivateNode:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         proc.wait()
-        _wait(lambda: not live_processes(tree), time.monotonic() + 10,
-              lambda: f"{self.nodename}: processes {sorted(live_processes(tree))} survived "
-                      "SIGKILL")
+        if not _wait_gone(tree, 10):
+            raise NodeError(f"{self.nodename}: processes {sorted(live_processes(tree))} "
+                            "survived SIGKILL")
         self._proc = None
 
     def restart(self, timeout: float = 60.0) -> None:
@@ -679,6 +746,7 @@ class Cluster:
             raise ValueError(f"join must be 'boot' or 'cli', not {join!r}")
         self.join = join
         self.dir = Path(tempfile.mkdtemp(prefix="lrpc-cluster-"))
+        _mark_owner(self.dir)
         self.cookie = random_cookie()
         prefix = f"lrpc-{_random_name(6)}"
         seed = f"{prefix}-0@localhost"
