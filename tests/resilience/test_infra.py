@@ -10,7 +10,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import amqp
 import pytest
@@ -36,10 +36,10 @@ def connection(url: str, **kwargs: object) -> Iterator[amqp.Connection]:
         conn.collect()
 
 
-def pump(conn: amqp.Connection, seconds: float) -> None:
-    """Serve the connection (heartbeats included) for ``seconds``."""
+def pump(conn: amqp.Connection, seconds: float, until: Callable[[], bool] | None = None) -> None:
+    """Serve the connection (heartbeats included) for ``seconds`` or until ``until()``."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (until and until()):
         conn.heartbeat_tick()
         with contextlib.suppress(socket.timeout):
             conn.drain_events(timeout=0.1)
@@ -74,18 +74,6 @@ def test_stop_app_and_start_app(private_node: PrivateNode,
         conn.channel().queue_declare("kept", durable=True, auto_delete=False, passive=True)
 
 
-def test_killed_node_leaves_no_process_and_starts_again(private_node: PrivateNode,
-                                                        private_vhost: PrivateVhost) -> None:
-    with connection(private_vhost.url) as conn:
-        conn.channel().queue_declare("durable", durable=True, auto_delete=False)
-    pids = private_node.pids()
-    assert len(pids) >= 2  # the wrapper script and beam, at least
-    private_node.kill()
-    assert not live_processes(pids)
-    private_node.start()
-    assert "durable" in private_vhost.inspector("rabbitmqctl").queues()
-
-
 @pytest.mark.parametrize("backend", ["rabbitmqctl", "http"])
 def test_inspector_sees_consumers_and_messages(private_vhost: PrivateVhost,
                                                backend: str) -> None:
@@ -96,13 +84,14 @@ def test_inspector_sees_consumers_and_messages(private_vhost: PrivateVhost,
         queue = inspector.wait_queue("work", consumers=1, messages_ready=3,
                                      messages_unacknowledged=2)
         assert queue.messages == 5
-        assert inspector.consumers_per_queue() == {"work": 1}
         [consumer] = inspector.consumers()
         assert (consumer.queue, consumer.ack_required, consumer.prefetch_count) == (
             "work", True, 2)
         [conn_info] = inspector.connections()
         assert conn_info.client_name == "infra-probe"
-        assert inspector.channels_per_connection() == {conn_info.name: 1}
+        if backend == "http":  # (derived from the reads above; rabbitmqctl calls are slow)
+            assert inspector.consumers_per_queue() == {"work": 1}
+            assert inspector.channels_per_connection() == {conn_info.name: 1}
         [channel_info] = inspector.channels()
         assert channel_info.connection == conn_info.name
         assert channel_info.name == consumer.channel
@@ -153,7 +142,7 @@ def test_blackhole_starves_heartbeats_and_reset_closes(
     conn.connect()
     try:
         frames = conn.bytes_recv
-        pump(conn, 1.2)
+        pump(conn, 3, until=lambda: conn.bytes_recv > frames)
         assert conn.bytes_recv > frames  # the broker's heartbeats come through
         fault_proxy.blackhole()
         frames = conn.bytes_recv
@@ -224,19 +213,20 @@ def test_quorum_queue_survives_losing_its_leader(cluster3: Cluster) -> None:
             channel.basic_publish(amqp.Message(str(n), delivery_mode=2), routing_key="qq")
     leader = leader_of(cluster3, "qq")
     index = next(i for i, node in enumerate(cluster3.nodes) if node.nodename == leader)
+    pids = cluster3.nodes[index].pids()
+    assert len(pids) >= 2  # the wrapper script and beam, at least
     cluster3.stop_node(index, kill=True)
     try:
-        cluster3.wait_running(2)
-        survivor = cluster3.urls[(index + 1) % 3]
+        assert not live_processes(pids)  # nothing of the killed node is left
         wait_for(lambda: leader_of(cluster3, "qq") not in ("", leader), timeout=30,
                  message="no new leader was elected")
-        with connection(survivor) as conn:
+        with connection(cluster3.urls[(index + 1) % 3]) as conn:
             channel = conn.channel()
             bodies = [channel.basic_get("qq", no_ack=True) for _ in range(3)]
             assert [m.body for m in bodies if m is not None] == ["0", "1", "2"]
     finally:
-        cluster3.start_node(index)
-        cluster3.wait_running(3)
+        cluster3.start_node(index)  # with its old data: it rejoins the cluster
+    cluster3.wait_running(3, via=index)
 
 
 def leader_of(cluster: Cluster, queue: str) -> str:
