@@ -93,7 +93,6 @@ class FaultProxy:
         self.target = (target_host, target_port)
         self._mode = "pass"
         self._latency = 0.0
-        self._sticky_reset = False
         self._lock = threading.Lock()
         self._commands: list[Callable[[], None]] = []
         self._selector = selectors.DefaultSelector()
@@ -147,15 +146,16 @@ class FaultProxy:
         self._set_mode("latency" if seconds else "pass", seconds)
 
     def reset(self, *, sticky: bool = False) -> None:
-        """RST every current connection (both sides); ``sticky``: also every new one.
+        """RST every current connection (both sides); returns once they are closed.
 
-        Returns once the sockets are closed. Without ``sticky`` new connections get the
-        previous mode (``pass`` after a black hole or a sticky reset).
+        Afterwards new connections pass (a latency setting is kept); with ``sticky`` they
+        are reset as soon as they are accepted, until another mode is set.
         """
         def command() -> None:
             for conn in list(self._conns):
                 self._close_conn(conn, rst=True)
-                self._counts["resets"] += 1
+                with self._lock:
+                    self._counts["resets"] += 1
         with self._lock:
             if sticky:
                 self._mode, self._latency = "reset", 0.0
