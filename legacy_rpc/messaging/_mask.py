@@ -40,8 +40,7 @@ BODY_WINDOW = 8192
 """How much of a body (bytes, or characters of text) :func:`sanitize_body` reads at most,
 unless its ``limit`` asks for more: the work per logged body is bounded whatever its size."""
 
-# Start of a URL's authority; the scheme itself does not matter for masking.
-_AUTHORITY_START = re.compile(r"://")
+# A URL's authority starts after "://" (the scheme itself does not matter for masking).
 # Characters that end a URL embedded in free text (whitespace, quotes, angle brackets).
 _URL_END = re.compile(r"""[\s'"<>`]""")
 _AUTHORITY_END = re.compile(r"[/?#]")
