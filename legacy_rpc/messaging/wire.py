@@ -33,6 +33,7 @@ import functools
 import importlib
 import json
 import os
+import reprlib
 import threading
 import traceback
 import uuid
@@ -118,6 +119,7 @@ def new_id() -> str:
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
+# Error texts show received values with reprlib.repr: short, whatever their size.
 # What hostile but JSON-decoded data can make parsing code raise (wrong types, huge numbers,
 # deep structures); any of them means the message is malformed.
 _PARSE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError,
@@ -271,7 +273,7 @@ def parse_request(body: Any) -> Request:
     unique_id = msg.pop(UNIQUE_ID, None)
     method = msg.get("method")
     if not isinstance(method, str) or not method:
-        raise MalformedMessage(f"request has no valid 'method': {method!r}")
+        raise MalformedMessage(f"request has no valid 'method': {reprlib.repr(method)}")
     args = msg.setdefault("args", {})
     if args is None:
         args = msg["args"] = {}
@@ -279,11 +281,11 @@ def parse_request(body: Any) -> Request:
         raise MalformedMessage(f"'args' must be an object, got {type(args).__name__}")
     for name in ("namespace", "version"):
         if msg.get(name) is not None and not isinstance(msg[name], str):
-            raise MalformedMessage(f"{name!r} must be a string, got {msg[name]!r}")
+            raise MalformedMessage(f"{name!r} must be a string, got {reprlib.repr(msg[name])}")
     if msg_id is not None and not isinstance(msg_id, str):
-        raise MalformedMessage(f"'_msg_id' must be a string, got {msg_id!r}")
+        raise MalformedMessage(f"'_msg_id' must be a string, got {reprlib.repr(msg_id)}")
     if reply_q is not None and not isinstance(reply_q, str):
-        raise MalformedMessage(f"'_reply_q' must be a string, got {reply_q!r}")
+        raise MalformedMessage(f"'_reply_q' must be a string, got {reprlib.repr(reply_q)}")
     client_timeout = _client_timeout(client_timeout)
     ctxt["client_timeout"] = client_timeout
     return Request(ctxt=ctxt, message=msg, msg_id=msg_id, reply_q=reply_q,
@@ -434,7 +436,7 @@ def parse_notification(body: Any) -> Notification:
     ctxt["client_timeout"] = None
     priority = msg.get("priority")
     if not isinstance(priority, str) or not priority:
-        raise MalformedMessage(f"notification has no valid 'priority': {priority!r}")
+        raise MalformedMessage(f"notification has no valid 'priority': {reprlib.repr(priority)}")
     unique_id = msg.get(UNIQUE_ID)
     return Notification(
         ctxt=ctxt, publisher_id=msg.get("publisher_id"), event_type=msg.get("event_type"),

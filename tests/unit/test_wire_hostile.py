@@ -196,3 +196,14 @@ def test_message_too_large_is_a_malformed_message() -> None:
     exc = wire.MessageTooLarge(1024)
     assert isinstance(exc, wire.MalformedMessage) and exc.max_size == 1024
     assert "1024" in str(exc)
+
+
+@pytest.mark.parametrize("body", [
+    request(method=["x" * 1_000_000]), request(_msg_id={"k": "x" * 10**6}),
+    request(namespace=list(range(100_000))), {"priority": {"p": "x" * 10**6}},
+])
+def test_error_texts_stay_short_whatever_the_values(body: dict[str, Any]) -> None:
+    parse = wire.parse_notification if "priority" in body else wire.parse_request
+    with pytest.raises(wire.MalformedMessage) as info:
+        parse(body)
+    assert len(str(info.value)) < 300
