@@ -692,12 +692,19 @@ class PrivateNode:
                             f" {result.stdout.strip()}")
         return result.stdout
 
-    def close_all_connections(self, reason: str = "closed by test") -> int:
-        """Close every client connection of the node; return how many there were."""
-        names = self.rabbitmqctl("list_connections", "name", "-q", "--no-table-headers")
-        count = len([line for line in names.splitlines() if line.strip()])
+    def close_all_connections(self, vhost: str | None = None,
+                              reason: str = "closed by test") -> int:
+        """Close the node's client connections (of ``vhost``, else of every vhost).
+
+        Returns how many there were; each client gets a ``connection.close`` with
+        ``CONNECTION_FORCED`` and ``reason``.
+        """
+        rows = self.rabbitmqctl("list_connections", "vhost", "-q", "--no-table-headers")
+        count = len([row for row in rows.splitlines()
+                     if row.strip() and (vhost is None or row.strip() == vhost)])
         if count:
-            self.rabbitmqctl("close_all_connections", reason)
+            scope = ["--global"] if vhost is None else ["-p", vhost]
+            self.rabbitmqctl("close_all_connections", *scope, reason)
         return count
 
     def cluster_status(self) -> dict[str, object]:

@@ -53,10 +53,12 @@ def test_private_node_is_not_the_shared_broker(private_node: PrivateNode,
     assert private_node.nodename != "rabbit@localhost"
     assert private_node.amqp_port != 5672
     assert private_node.running_nodes() == [private_node.nodename]
-    with connection(private_vhost.url) as conn:
+    with connection(private_vhost.url) as conn, connection(private_vhost.url) as other:
         assert conn.server_properties["product"] == "RabbitMQ"
-        channel = conn.channel()
-        channel.queue_declare("probe", auto_delete=True)
+        assert private_node.close_all_connections(private_vhost.name) == 2
+        for closed in (conn, other):
+            with pytest.raises(amqp.exceptions.ConnectionForced):
+                closed.drain_events(timeout=5)
     assert private_vhost.name in private_node.rabbitmqctl("list_vhosts", "name", "-q")
 
 
