@@ -209,7 +209,9 @@ class BrokerConnection:
         address = f"[{hostname}]" if ":" in hostname else hostname
         connect_timeout = max(1.0, min(30.0, opts.heartbeat_timeout_threshold or 30))
         if deadline is not None:
-            connect_timeout = max(0.05, min(connect_timeout, deadline - time.monotonic()))
+            # The TCP connect and each of the handshake's three reads get this long.
+            connect_timeout = max(0.05, min(connect_timeout,
+                                            (deadline - time.monotonic()) / 4))
         write_timeout = float(opts.heartbeat_timeout_threshold or
                               CONFIRM_TIMEOUT_WITHOUT_HEARTBEAT)
         conn = amqp.Connection(
@@ -237,16 +239,28 @@ class BrokerConnection:
             now = time.monotonic()
             self._recv_seen, self._alive_at = conn.bytes_recv, now
             self._sent_seen, self._sent_at = conn.bytes_sent, now
-            self._open_channel()
+            with conn.transport.having_timeout(self._io_limit(deadline)):
+                self._open_channel()
         except BaseException:
             self._conn = None
             self._channel = None
             self._silently_close(conn)
             raise
 
+    def _io_limit(self, deadline: float | None) -> float:
+        """The longest a single read may block: py-amqp's synchronous methods (declare,
+        bind, consume, channel open) wait for their reply without a limit of their own."""
+        limit = float(self.options.heartbeat_timeout_threshold
+                      or CONFIRM_TIMEOUT_WITHOUT_HEARTBEAT)
+        if deadline is not None:
+            limit = min(limit, deadline - time.monotonic())
+        return max(0.01, limit)
+
     def _open_channel(self) -> None:
         assert self._conn is not None
         self._drop_channel()
+        if self._conn is None:
+            raise amqp.exceptions.RecoverableConnectionError("the connection was dropped")
         channel = self._conn.channel()
         channel.events["basic_return"].add(self._on_return)
         channel.events["basic_ack"].add(self._on_ack)
@@ -350,10 +364,12 @@ class BrokerConnection:
                         self._open(deadline)
                         if attempt:
                             LOG.info("Reconnected to AMQP server on %s", self.describe())
-                    elif self._channel is None:
-                        self._open_channel()
-                    self.last_used = time.monotonic()
-                    result = action(self._channel)
+                    assert self._conn is not None
+                    with self._conn.transport.having_timeout(self._io_limit(deadline)):
+                        if self._channel is None:
+                            self._open_channel()
+                        self.last_used = time.monotonic()
+                        result = action(self._channel)
                     self._outage_since = None
                     return result
                 except (MessageUndeliverable, DeadlineExceeded):
