@@ -651,16 +651,20 @@ class Scenario:
         self.stop = threading.Event()
 
     def run(self) -> ScenarioResult:
-        root = logging.getLogger("legacy_rpc")
-        root.addHandler(self.errors)
-        root.addHandler(self.warnings)
+        driver_log = logging.getLogger("legacy_rpc")
+        level = driver_log.level
+        if driver_log.getEffectiveLevel() > logging.INFO:
+            driver_log.setLevel(logging.INFO)  # so the driver's warnings can be counted
+        driver_log.addHandler(self.errors)
+        driver_log.addHandler(self.warnings)
         try:
             self.brokers.start()
             return self._run()
         finally:
             self.stop.set()
-            root.removeHandler(self.errors)
-            root.removeHandler(self.warnings)
+            driver_log.removeHandler(self.errors)
+            driver_log.removeHandler(self.warnings)
+            driver_log.setLevel(level)
             self._teardown()
 
     def _run(self) -> ScenarioResult:
@@ -993,16 +997,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log", type=Path, help="write the driver's DEBUG log here")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("soak").setLevel(logging.INFO)
+    # stderr: this script's progress and errors only; --log: everything, for analysis.
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    console.addFilter(lambda r: r.levelno >= logging.ERROR or r.name == "soak")
+    root = logging.getLogger()
+    root.addHandler(console)
+    root.setLevel(logging.INFO)
     if args.log:
         handler = logging.FileHandler(args.log, mode="w")
         handler.setFormatter(logging.Formatter(
             "%(asctime)s.%(msecs)03d %(threadName)s %(levelname)s %(name)s %(message)s",
             "%H:%M:%S"))
-        logging.getLogger().addHandler(handler)
-        logging.getLogger().setLevel(logging.DEBUG)
-        logging.getLogger().handlers[0].setLevel(logging.ERROR)
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
     signal.signal(signal.SIGTERM, _terminate)
 
     names = SCENARIOS if args.scenario == "all" else (args.scenario,)
@@ -1019,8 +1027,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             LOG.info("scenario %s: %.0f s of load", name, args.duration)
             try:
                 results.append(run_scenario(config))
-            except (NodeError, TimeoutError, OSError) as exc:
-                LOG.error("scenario %s could not run: %s", name, exc)
+            except Exception:
+                LOG.exception("scenario %s could not run", name)
                 status = 2
     except KeyboardInterrupt:
         LOG.error("interrupted; the nodes were stopped")

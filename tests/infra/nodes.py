@@ -692,8 +692,8 @@ class PrivateNode:
                             f" {result.stdout.strip()}")
         return result.stdout
 
-    def close_all_connections(self, vhost: str | None = None,
-                              reason: str = "closed by test") -> int:
+    def close_all_connections(self, reason: str = "closed by test", *,
+                              vhost: str | None = None) -> int:
         """Close the node's client connections (of ``vhost``, else of every vhost).
 
         Returns how many there were; each client gets a ``connection.close`` with

@@ -55,7 +55,7 @@ def test_private_node_is_not_the_shared_broker(private_node: PrivateNode,
     assert private_node.running_nodes() == [private_node.nodename]
     with connection(private_vhost.url) as conn, connection(private_vhost.url) as other:
         assert conn.server_properties["product"] == "RabbitMQ"
-        assert private_node.close_all_connections(private_vhost.name) == 2
+        assert private_node.close_all_connections(vhost=private_vhost.name) == 2
         for closed in (conn, other):
             with pytest.raises(amqp.exceptions.ConnectionForced):
                 closed.drain_events(timeout=5)
