@@ -547,3 +547,38 @@ def test_a_request_with_a_nan_timeout_gets_its_reply(vhost: Vhost) -> None:
             assert reply["result"] == 7 and reply["_msg_id"] == "m-nan"
     finally:
         conn.close()
+
+
+def test_threads_and_fds_return_to_baseline_after_faults(vhost: Vhost, inspector: BrokerInspector,
+                                                        resource_baseline: Any) -> None:
+    """A transport that served calls, casts, streams, notifications and two connection
+    kills leaves no thread, socket or broker consumer behind once cleaned up."""
+    from legacy_rpc.messaging.notify import Notifier, get_notification_listener
+
+    url = f"{vhost.url}?{FAST}&heartbeat_timeout_threshold=2"
+    endpoint = Echo()
+    transport = messaging.get_rpc_transport(make_conf(), url)
+    server = messaging.get_rpc_server(transport, messaging.Target(topic="res", server="s"),
+                                      [endpoint])
+    listener = get_notification_listener(transport, [messaging.Target(topic="res")],
+                                         [endpoint])
+    server.start()
+    listener.start()
+    client = messaging.get_rpc_client(transport, messaging.Target(topic="res"), timeout=10)
+    notifier = Notifier(transport, "res", driver="messagingv2", topics=["res"])
+    for round_ in range(3):
+        assert client.call({}, "echo", value=round_) == round_
+        client.cast({}, "record", n=round_)
+        notifier.info({}, "res.tick", {"n": round_})
+        client.stream({}, "echo", value=round_)  # dropped unread
+        if round_ < 2:
+            vhost.drop_connections()
+            wait_for(lambda: _call_ok(client), timeout=15)
+    wait_for(lambda: len(endpoint.casts) == 3 and len(endpoint.notes) == 3, timeout=15)
+    for srv in (server, listener):
+        srv.stop()
+        srv.wait()
+    transport.cleanup()
+    resource_baseline.wait_returned(timeout=15)
+    inspector.wait_connections(0, timeout=15)
+    assert all(q.consumers == 0 and q.messages == 0 for q in inspector.queues().values())
