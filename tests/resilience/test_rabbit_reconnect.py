@@ -38,6 +38,7 @@ class Sink:
     def __init__(self) -> None:
         self.casts: set[int] = set()
         self.notes: set[int] = set()
+        self.executions = 0  # casts and notifications handled, duplicates included
         self.lock = threading.Lock()
 
     def double(self, ctxt: dict[str, Any], n: int) -> int:
@@ -46,11 +47,13 @@ class Sink:
     def record(self, ctxt: dict[str, Any], n: int) -> None:
         with self.lock:
             self.casts.add(n)
+            self.executions += 1
 
     def info(self, ctxt: dict[str, Any], publisher_id: str, event_type: str, payload: Any,
              metadata: dict[str, Any]) -> None:
         with self.lock:
             self.notes.add(payload["n"])
+            self.executions += 1
 
 
 class Load:
@@ -381,6 +384,8 @@ def test_broker_restart_loses_no_confirmed_cast_or_notification(private_vhost: A
         assert not failed, failed[:3]
         wait_for(lambda: noted <= sink.notes, timeout=30,
                  message=lambda: f"notifications never delivered: {sorted(noted - sink.notes)}")
+        with sink.lock:  # nothing ran twice (the call probes are not counted)
+            assert sink.executions == len(sink.casts) + len(sink.notes)
         inspector = private_vhost.inspector("rabbitmqctl")
         inspector.wait_queue("restart", consumers=1, messages=0, timeout=15)
         inspector.wait_queue("restart.s1", consumers=1, messages=0, timeout=15)
