@@ -123,13 +123,20 @@ class FaultEvent:
 
 @dataclass
 class LostMessage:
-    """A confirmed cast or notification that was never executed."""
+    """A confirmed cast or notification that was never executed.
+
+    ``stop_began`` / ``stop_down``: seconds from its confirm to the next broker (or node)
+    stop's start and to the broker being down (negative: the stop had begun before the
+    confirm). ``at_stop``: confirmed at most ``AT_STOP_WINDOW`` before a stop began, or
+    during it: the kind of loss a transient queue deleted by the stop explains.
+    """
 
     kind: str
     seq: int
     confirmed_at: float
     at_stop: bool
-    before_stop: float | None
+    stop_began: float | None
+    stop_down: float | None
 
 
 @dataclass
@@ -622,11 +629,11 @@ def _tally(kind: str, confirmed: dict[int, float], errors: dict[int, str],
         if seq in executed:
             continue
         confirmed_at = at - since
-        following = [f for f in stops if confirmed_at <= f.down_at]
-        before = following[0].began - confirmed_at if following else None
+        stop = next((f for f in stops if confirmed_at <= f.down_at), None)
+        began = None if stop is None else round(stop.began - confirmed_at, 3)
+        down = None if stop is None else round(stop.down_at - confirmed_at, 3)
         lost.append(LostMessage(kind, seq, round(confirmed_at, 3),
-                                before is not None and before <= AT_STOP_WINDOW,
-                                None if before is None else round(before, 3)))
+                                began is not None and began <= AT_STOP_WINDOW, began, down))
     return _Tally(len(confirmed), len(executed), lost,
                   sum(1 for count in executed.values() if count > 1), len(errors),
                   sum(1 for seq in errors if seq in executed),
@@ -950,9 +957,11 @@ def format_table(results: Sequence[ScenarioResult]) -> str:
                          f"{window['notes_confirmed']} (executed {window['notes_executed']})")
         if result.lost:
             shown = ", ".join(
-                f"{m.kind} {m.seq} confirmed@{m.confirmed_at:.2f}s"
-                + (f" ({m.before_stop:.2f}s before a stop)" if m.before_stop is not None
-                   else "") for m in result.lost[:10])
+                f"{m.kind} {m.seq} confirmed@{m.confirmed_at:.2f}s" + (
+                    f" (the next stop began {m.stop_began:+.2f}s and the broker was down "
+                    f"{m.stop_down:+.2f}s after that confirm)"
+                    if m.stop_began is not None and m.stop_down is not None else
+                    " (no broker stop followed)") for m in result.lost[:10])
             lines.append(f"[{result.name}] lost ({len(result.lost)}): {shown}")
         if result.duplicates:
             shown = ", ".join(f"{d['kind']} {d['seq']} by " + "+".join(
