@@ -111,6 +111,22 @@ def nesting_depth(text: str) -> int:
     return max(0, max(itertools.accumulate(map(_DELTA.__getitem__, brackets)), default=0))
 
 
+def exceeds_depth(text: str, limit: int) -> bool:
+    """Whether ``text`` nests deeper than ``limit``; stops at the first level beyond it, so
+    a body of opening brackets costs only ``limit`` steps (:func:`nesting_depth` for the
+    rules)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    unescaped = text.replace("\\\\", "").replace('\\"', "")
+    outside = "".join(unescaped.split('"')[::2]).encode("ascii", "ignore")
+    brackets = outside.translate(None, _NOT_BRACKETS)
+    opening = b"[" * (limit + 1)
+    if opening in brackets.replace(b"{", b"["):
+        return True  # a run of openings deeper than the limit: no need to count
+    return any(depth > limit
+               for depth in itertools.accumulate(map(_DELTA.__getitem__, brackets)))
+
+
 def loads(text: str | bytes | bytearray, max_depth: int | None = MAX_DEPTH) -> Any:
     """``json.loads`` that also takes UTF-8 bytes and refuses nesting beyond ``max_depth``.
 
@@ -128,8 +144,7 @@ def loads(text: str | bytes | bytearray, max_depth: int | None = MAX_DEPTH) -> A
     elif not isinstance(text, str):
         raise TypeError(f"the JSON text must be str or bytes, not {type(text).__name__}")
     # The count is an upper bound of the depth: most messages skip the scan.
-    if (max_depth is not None and text.count("[") + text.count("{") > max_depth
-            and nesting_depth(text) > max_depth):
+    if max_depth is not None and exceeds_depth(text, max_depth):
         raise TooDeeplyNested(f"JSON nested deeper than {max_depth} levels")
     try:
         return json.loads(text)

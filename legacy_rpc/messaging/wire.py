@@ -286,6 +286,10 @@ def parse_request(body: Any) -> Request:
         raise MalformedMessage(f"'_msg_id' must be a string, got {reprlib.repr(msg_id)}")
     if reply_q is not None and not isinstance(reply_q, str):
         raise MalformedMessage(f"'_reply_q' must be a string, got {reprlib.repr(reply_q)}")
+    for name, address in (("_msg_id", msg_id), ("_reply_q", reply_q)):
+        # Both become AMQP short strings (a queue or exchange name): at most 255 bytes.
+        if address is not None and len(address.encode("utf-8", "surrogatepass")) > 255:
+            raise MalformedMessage(f"{name!r} is longer than 255 bytes")
     client_timeout = _client_timeout(client_timeout)
     ctxt["client_timeout"] = client_timeout
     return Request(ctxt=ctxt, message=msg, msg_id=msg_id, reply_q=reply_q,

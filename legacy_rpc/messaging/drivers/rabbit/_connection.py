@@ -48,6 +48,7 @@ from legacy_rpc.messaging.drivers.rabbit._errors import (
 from legacy_rpc.messaging.drivers.rabbit._opts import RabbitOptions
 from legacy_rpc.messaging.drivers.rabbit._topology import Exchange, Queue
 from legacy_rpc.messaging.exceptions import MessageDeliveryFailure, MessageUndeliverable
+from legacy_rpc.messaging.wire import MalformedMessage
 
 LOG = logging.getLogger(__name__)
 
@@ -93,9 +94,12 @@ class Delivery:
     queue: str
     received_at: float
     ttl: float | None
+    unreadable: str | None = None
 
     def decoded_body(self, max_size: int) -> bytes:
         """The body decompressed per its ``compression`` header, at most ``max_size``."""
+        if self.unreadable is not None:
+            raise MalformedMessage(f"the body could not be read: {self.unreadable}")
         compression = self.headers.get("compression")
         if not compression:
             return self.body
@@ -575,9 +579,9 @@ class BrokerConnection:
                 self._confirming = True
             self._returned = None
             self._confirm = None
-            self._publish_seq += 1
             channel.basic_publish(message, exchange=name, routing_key=routing_key,
                                   mandatory=mandatory)
+            self._publish_seq += 1  # only once it is sent: the broker numbers what it got
             self._wait_confirm(deadline)
             returned, self._returned = self._returned, None
             if returned is not None:
@@ -593,13 +597,19 @@ class BrokerConnection:
         queue_name = consumer.queue.name
 
         def on_message(message: amqp.Message) -> None:
+            # Never raises: whatever arrives is buffered, so the pipeline settles it.
             raw = message.body
-            body = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
-            headers = getattr(message, "headers", None) or {}
+            unreadable = None
+            try:
+                body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) \
+                    else bytes(raw)
+                headers = dict(getattr(message, "headers", None) or {})
+            except Exception as exc:  # py-amqp decoded it per a hostile content_encoding
+                body, headers, unreadable = b"", {}, repr(exc)[:200]
             consumer.callback(Delivery(
-                body, dict(headers), message.delivery_tag, generation,
+                body, headers, message.delivery_tag, generation,
                 bool(message.delivery_info.get("redelivered")), queue_name,
-                time.monotonic(), _message_ttl(message)))
+                time.monotonic(), _message_ttl(message), unreadable))
 
         arguments = {"x-cancel-on-ha-failover": True} \
             if self.options.enable_cancel_on_failover else None
