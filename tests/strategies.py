@@ -286,9 +286,10 @@ def bad_notification_docs(draw: st.DrawFn) -> dict[str, Any]:
 # only valid text and the driver encodes it back), so a body's verdict does not change.
 IDENTITY_ENCODINGS = [None, "utf-8", "UTF-8", "ascii", "x-no-such-codec", "zlib_codec"]
 # Encodings that change the bytes; used only where no change can make a body acceptable.
-# Never "unicode_escape", "raw_unicode_escape" or "utf-7": they can yield lone surrogates,
-# which stop the consumer (see tests/resilience/test_fuzz_delivery.py).
-CHANGING_ENCODINGS = ["latin-1", "utf-16", "cp1252"]
+# "unicode_escape", "raw_unicode_escape" and "utf-7" can yield lone surrogates, which once
+# left a delivery unacknowledged (regression test in tests/resilience/test_fuzz_delivery.py).
+CHANGING_ENCODINGS = ["latin-1", "utf-16", "cp1252", "unicode_escape", "raw_unicode_escape",
+                      "utf-7"]
 
 _FALSY_HEADERS: list[Any] = ["", 0, False, None]
 

@@ -29,9 +29,10 @@ included) stays under :data:`CPU_PER_MESSAGE_LIMIT`; the CPU of each expensive k
 message is measured on its own at the end. The consumers stop promptly (no worker is left
 pinned). The figures are printed (``pytest -s``).
 
-Inputs that hit known bugs are kept out of the fuzzing and reproduced by the ``xfail``
-tests at the end of this module; when one is fixed, its test passes (strict xfail fails the
-run) and the input should go back into ``tests/strategies.py``.
+The tests at the end of this module are regressions for the three faults this fuzzing
+found (a ``_reply_q`` over 255 bytes that desynchronised the publisher's confirm counter; a
+body that py-amqp decodes to a lone surrogate, which stayed unacknowledged; a compressed
+flood of brackets that cost a second of CPU in the depth check).
 """
 
 from __future__ import annotations
@@ -567,12 +568,6 @@ def _request(**extra: Any) -> bytes:
     return json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(inner)}).encode()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a request whose _reply_q is longer than 255 bytes makes py-amqp raise struct.error "
-    "in BrokerConnection.publish after _publish_seq was incremented; the pooled connection's "
-    "confirm counter stays one ahead of the broker's, so every later reply published on it "
-    "waits for its confirm until kombu_missing_consumer_retry_timeout (60 s by default), "
-    "pinning a worker each time"))
 def test_a_reply_queue_name_over_255_bytes_does_not_stall_later_replies(vhost: Vhost) -> None:
     url = f"{vhost.url}?kombu_missing_consumer_retry_timeout=3"
     with core_server(url, "longq") as (server, client):
@@ -585,12 +580,6 @@ def test_a_reply_queue_name_over_255_bytes_does_not_stall_later_replies(vhost: V
         assert time.monotonic() - started < 1.5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: with content_encoding unicode_escape (or raw_unicode_escape, utf-7) py-amqp decodes "
-    "a body like b'\\\\ud800' to a str holding a lone surrogate; the driver's on_message "
-    "re-encodes it with raw.encode('utf-8'), which raises UnicodeEncodeError inside drain(): "
-    "the delivery is never buffered, so it is neither rejected nor acked (unacknowledged "
-    "until the connection closes) and the consumer backs off as degraded"))
 def test_a_body_that_decodes_to_a_lone_surrogate_is_rejected_once(vhost: Vhost) -> None:
     inspector = BrokerInspector.for_rabbitmqctl(vhost=vhost.name)
     rejections = Rejections()
@@ -608,10 +597,6 @@ def test_a_body_that_decodes_to_a_lone_surrogate_is_rejected_once(vhost: Vhost) 
         pipeline_log.removeHandler(rejections)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: _jsonutils.nesting_depth scans every bracket with a Python-level accumulate "
-    "(about 30 ns each), so a 50-byte bz2 body inflating to 30 MiB of '[' costs about 1 s "
-    "of server CPU (inflating it costs about 75 ms)"))
 def test_a_compressed_bracket_flood_costs_little_more_than_inflating_it(vhost: Vhost) -> None:
     flood = bz2.compress(b"[" * (30 << 20))
     with core_server(vhost.url, "flood") as (_, client):
