@@ -34,6 +34,11 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _short(name: str, limit: int = 200) -> str:
+    """A name from a request, cut for exception texts and logs (a peer chooses its size)."""
+    return name if len(name) <= limit else f"{name[:limit]}... ({len(name)} characters)"
+
+
 class RPCDispatcherError(MessagingServerError):
     """A request could not be dispatched."""
 
@@ -42,7 +47,7 @@ class NoSuchMethod(RPCDispatcherError, AttributeError):
     """No endpoint of a matching namespace and version has this method."""
 
     def __init__(self, method: str) -> None:
-        super().__init__(f"Endpoint does not support RPC method {method}")
+        super().__init__(f"Endpoint does not support RPC method {_short(method)}")
         self.method = method
 
 
@@ -50,9 +55,9 @@ class UnsupportedVersion(RPCDispatcherError):
     """No endpoint serves the namespace and version the request asked for."""
 
     def __init__(self, version: str, method: str | None = None) -> None:
-        msg = f"Endpoint does not support RPC version {version}"
+        msg = f"Endpoint does not support RPC version {_short(version)}"
         if method:
-            msg += f". Attempted method: {method}"
+            msg += f". Attempted method: {_short(method)}"
         super().__init__(msg)
         self.version = version
         self.method = method
