@@ -115,7 +115,10 @@ class Load:
         n = 0
         while not self.stop.is_set():
             n += 1
-            client.cast({}, "record", n=n)
+            try:
+                client.cast({}, "record", n=n)
+            except messaging.MessageDeliveryFailure:
+                continue  # the caster was told (its confirm was lost): not a silent loss
             with self.lock:
                 self.casts_confirmed.add(n)
 

@@ -78,6 +78,11 @@ class ConnectionClosed(MessageDeliveryFailure):
     """The connection was closed by its owner; it is never reopened."""
 
 
+class PublishOutcomeUnknown(MessageDeliveryFailure):
+    """The connection was lost after a message went out and before its confirm: the broker
+    may or may not have it. Publishing it again could deliver it twice."""
+
+
 @dataclass
 class Delivery:
     """A received message as it came off the wire, and where to acknowledge it.
@@ -551,7 +556,7 @@ class BrokerConnection:
     def publish(self, exchange: Exchange | None, routing_key: str, body: bytes, *,
                 mandatory: bool = False, expiration: float | None = None,
                 declare: Queue | None = None, retry: int | None = None,
-                deadline: float | None = None) -> None:
+                deadline: float | None = None, resend_unconfirmed: bool = True) -> None:
         """Publish and wait for the broker's confirm.
 
         ``exchange`` is declared first (None: the default exchange); ``declare`` is a queue
@@ -569,7 +574,15 @@ class BrokerConnection:
         message = amqp.Message(body, **properties)
         name = exchange.name if exchange is not None else ""
 
+        sent = False
+
         def action(channel: Any) -> None:
+            nonlocal sent
+            if sent and not resend_unconfirmed:
+                raise PublishOutcomeUnknown(
+                    f"The connection to {self.describe()} was lost before the broker "
+                    f"confirmed a message to {name or '(default)'}/{routing_key}; it is not "
+                    "sent again, so that it cannot be delivered twice")
             if declare is not None:
                 self._declare_queue(declare)
             if exchange is not None:
@@ -582,7 +595,12 @@ class BrokerConnection:
             channel.basic_publish(message, exchange=name, routing_key=routing_key,
                                   mandatory=mandatory)
             self._publish_seq += 1  # only once it is sent: the broker numbers what it got
-            self._wait_confirm(deadline)
+            sent = True
+            try:
+                self._wait_confirm(deadline)
+            except amqp.exceptions.MessageNacked:
+                sent = False  # refused, so not queued: sending it again is safe
+                raise
             returned, self._returned = self._returned, None
             if returned is not None:
                 raise MessageUndeliverable(returned[0], returned[1], returned[2], body)
@@ -707,22 +725,27 @@ class BrokerConnection:
 
         self.ensure(action, stop=stop, deadline=deadline, what="consuming")
 
-    def ack(self, delivery: Delivery) -> None:
-        self._settle(delivery, lambda ch: ch.basic_ack(delivery.delivery_tag))
+    def ack(self, delivery: Delivery) -> bool:
+        """Acknowledge ``delivery``; False if the ack certainly did not reach the broker
+        (the delivery's channel is gone, or writing the ack failed): the broker then puts
+        the message back, if its queue still exists. True does not prove that the broker
+        applied it (an ack has no reply)."""
+        return self._settle(delivery, lambda ch: ch.basic_ack(delivery.delivery_tag))
 
     def reject(self, delivery: Delivery, requeue: bool) -> None:
         self._settle(delivery, lambda ch: ch.basic_reject(delivery.delivery_tag, requeue))
 
-    def _settle(self, delivery: Delivery, action: Callable[[Any], None]) -> None:
+    def _settle(self, delivery: Delivery, action: Callable[[Any], None]) -> bool:
         """Ack or reject on the channel the message came from; after a reconnect the
-        broker has already put it back, so there is nothing to do."""
+        broker has already put it back, so there is nothing to do (returns False)."""
         with self.lock:
             if delivery.generation != self.generation or self._channel is None:
                 LOG.debug("Not settling delivery %s from an older channel",
                           delivery.delivery_tag)
-                return
+                return False
             try:
                 action(self._channel)
+                return True
             except Exception as exc:
                 kind = classify(exc)
                 if kind is None:
@@ -730,3 +753,4 @@ class BrokerConnection:
                 LOG.warning("Could not settle delivery %s: %s", delivery.delivery_tag,
                             describe(exc))
                 self._repair(kind, exc, "settling a delivery")
+                return False

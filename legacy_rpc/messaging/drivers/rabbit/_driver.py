@@ -30,6 +30,7 @@ from legacy_rpc.messaging.drivers.rabbit._connection import (
     BrokerConnection,
     ConnectionPlan,
     DeadlineExceeded,
+    PublishOutcomeUnknown,
 )
 from legacy_rpc.messaging.drivers.rabbit._errors import RECOVERABLE_ERRORS
 from legacy_rpc.messaging.drivers.rabbit._listeners import (
@@ -162,13 +163,17 @@ class RabbitDriver(base.BaseDriver):
 
     def _publish_request(self, target: Target, body: dict[str, Any], transport_options: Any,
                          retry: int | None, deadline: float | None = None,
-                         expiration: float | None = None) -> None:
+                         expiration: float | None = None, is_call: bool = False) -> None:
         """Publish a request and wait for its confirm.
 
         A request to a topic is published ``mandatory``: one the broker cannot route
         (its queue does not exist yet, e.g. while servers re-subscribe after a broker
         restart) is not delivered, so it is published again until it is routed, for up to
         ``rabbit_unroutable_retry_timeout`` (and never past ``deadline``).
+
+        A request whose confirm was lost with its connection is not published again (the
+        broker may have it, and a second copy could run on another server): a cast raises
+        ``PublishOutcomeUnknown`` (a ``MessageDeliveryFailure``), a call waits for its reply.
         """
         if not target.topic:
             raise InvalidTarget("A topic is required to send", target)
@@ -192,10 +197,15 @@ class RabbitDriver(base.BaseDriver):
                 conn = self._pool.get(deadline)
                 try:
                     conn.publish(exchange, routing_key, data, mandatory=mandatory,
-                                 expiration=expiration, retry=retry, deadline=deadline)
+                                 expiration=expiration, retry=retry, deadline=deadline,
+                                 resend_unconfirmed=False)
                 finally:
                     self._pool.put(conn)
                 return
+            except PublishOutcomeUnknown:
+                if is_call:
+                    return  # if the request got through, its reply still comes
+                raise
             except DeadlineExceeded as exc:
                 raise MessagingTimeout(f"Timed out sending to {target!r}: the broker could "
                                        f"not be reached in time ({exc})") from exc
@@ -246,7 +256,7 @@ class RabbitDriver(base.BaseDriver):
 
         def publish(body: dict[str, Any]) -> None:
             self._publish_request(target, body, transport_options, retry, deadline,
-                                  expiration=timeout)
+                                  expiration=timeout, is_call=True)
 
         return common.start_call(
             self._waiters, publish, ctxt, message, reply_q=self._reply_queue(deadline),

@@ -92,6 +92,7 @@ class _QueueListener(base.PollStyleListener):
         self._cancelled = False
         self._closed = False
         self._delete_on_cleanup = delete_on_cleanup
+        self._durable = frozenset(q.name for q in queues if q.durable)
         self._dedup = common.DuplicateFilter()
         self._health = common.ConsumerHealth(
             f"Consumer of {', '.join(q.name for q in queues)}",
@@ -203,7 +204,14 @@ class RpcListener(_QueueListener):
     def _accept(self, delivery: Delivery,
                 parsed: wire.Request | wire.Notification) -> base.IncomingMessage | None:
         assert isinstance(parsed, wire.Request)
-        self._conn.ack(delivery)  # before dispatch: at most once, as oslo.messaging
+        # Before dispatch: at most once, as oslo.messaging. An ack that certainly did not
+        # reach the broker leaves the request in a queue that survives (durable, quorum):
+        # it is delivered again, maybe to another server, so running it here would run it
+        # twice. A transient queue may be gone (broker restart): there it still runs.
+        if not self._conn.ack(delivery) and delivery.queue in self._durable:
+            LOG.info("Not dispatching request %s from queue %s: it was not acknowledged, "
+                     "so the broker delivers it again", parsed.unique_id, delivery.queue)
+            return None
         if self._dedup.seen(parsed.unique_id):
             LOG.info("Ignoring duplicate message %s on queue %s", parsed.unique_id,
                      delivery.queue)
@@ -237,7 +245,10 @@ class NotificationListener(_QueueListener):
             self._ops.append(lambda: self._conn.reject(delivery, requeue=True))
         else:
             self._dedup.seen(unique_id)
-            self._ops.append(lambda: self._conn.ack(delivery))
+            self._ops.append(lambda: self._ack_quietly(delivery))
+
+    def _ack_quietly(self, delivery: Delivery) -> None:
+        self._conn.ack(delivery)
 
 
 class RawListener(NotificationListener):
