@@ -75,8 +75,13 @@ def request_is_valid(fields: dict[str, Any]) -> bool:
         return False
     if fields.get("args") is not None and not isinstance(fields["args"], dict):
         return False
-    return all(fields.get(key) is None or isinstance(fields[key], str)
-               for key in ("namespace", "version", "_msg_id", "_reply_q"))
+    if not all(fields.get(key) is None or isinstance(fields[key], str)
+               for key in ("namespace", "version", "_msg_id", "_reply_q")):
+        return False
+    # _msg_id and _reply_q become AMQP short strings (queue or exchange names).
+    return all(fields.get(key) is None
+               or len(fields[key].encode("utf-8", "surrogatepass")) <= 255
+               for key in ("_msg_id", "_reply_q"))
 
 
 def notification_is_valid(fields: dict[str, Any]) -> bool:

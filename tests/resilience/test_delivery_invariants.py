@@ -72,7 +72,7 @@ def inspector(vhost: Vhost) -> BrokerInspector:
 
 @contextmanager
 def server_on(url: str, topic: str, endpoint: Any,
-              server: str = "s1") -> Iterator[messaging.RPCServer]:
+              server: str = "s1") -> Iterator[Any]:
     transport = messaging.get_rpc_transport(make_conf(), url)
     srv = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server=server),
                                    [endpoint])
@@ -229,9 +229,7 @@ def test_a_conflicting_redeclaration_backs_off_and_recovers(
         conn = amqp.Connection(**amqp_params(vhost.url))
         conn.connect()
         try:
-            channel = conn.channel()
-            channel.queue_delete("conflict")
-            channel.queue_declare("conflict", durable=True, auto_delete=False)
+            channel = _replace_queue_by_a_durable_one(conn, "conflict")
             listener: Any = server.listener
             wait_for(lambda: listener.poll_style_listener.degraded, timeout=10,
                      message="the listener never reported itself degraded")
@@ -246,6 +244,20 @@ def test_a_conflicting_redeclaration_backs_off_and_recovers(
                  message="the listener did not recover")
         assert client.call({}, "echo", value=2) == 2
         settled(inspector, "conflict", "conflict.s1")
+
+
+def _replace_queue_by_a_durable_one(conn: amqp.Connection, name: str) -> Any:
+    """Delete queue ``name`` and declare it durable; the server it belongs to re-declares
+    it (transient) as soon as it is gone, so try until our declaration wins the race."""
+    for _ in range(50):
+        channel = conn.channel()
+        channel.queue_delete(name)
+        try:
+            channel.queue_declare(name, durable=True, auto_delete=False)
+        except amqp.exceptions.PreconditionFailed:
+            continue  # the server was quicker; the broker closed our channel
+        return channel
+    raise AssertionError(f"could not replace queue {name} by a durable one")
 
 
 def test_a_nack_is_a_messaging_exception(vhost: Vhost) -> None:
@@ -416,7 +428,7 @@ def assert_holds(check: Callable[[], bool], seconds: float, message: str) -> Non
 
 
 def _held_connections(transport: messaging.Transport) -> list[BrokerConnection]:
-    driver: Any = transport._driver  # type: ignore[attr-defined]
+    driver: Any = transport._driver
     held = list(driver._pool._all) + list(driver._listener_conns)
     if driver._reply is not None:
         held.append(driver._reply.connection)
@@ -540,10 +552,9 @@ def test_a_request_with_a_nan_timeout_gets_its_reply(vhost: Vhost) -> None:
                      '"_reply_q": "reply_nan", "_timeout": NaN, "_unique_id": "u-nan"}')
             raw_publish(vhost.url, "nan", json.dumps({"oslo.version": "2.0",
                                                       "oslo.message": inner}).encode())
-            got: list[Any] = []
-            wait_for(lambda: got.append(channel.basic_get("reply_nan", no_ack=True))
-                     or got[-1] is not None, timeout=10, message="no reply to the request")
-            reply = json.loads(json.loads(got[-1].body)["oslo.message"])
+            message = wait_for(lambda: channel.basic_get("reply_nan", no_ack=True),
+                               timeout=10, message="no reply to the request")
+            reply = json.loads(json.loads(message.body)["oslo.message"])
             assert reply["result"] == 7 and reply["_msg_id"] == "m-nan"
     finally:
         conn.close()
