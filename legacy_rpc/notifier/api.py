@@ -114,15 +114,59 @@ def publisher_id(service: str, host: str | None = None) -> str:
     return f"{service}.{host}"
 
 
-def notify(context: Any, publisher_id: str, event_type: str, priority: str,
-           payload: Any) -> None:
+_NOTIFY_PARAMS = ("context", "publisher_id", "event_type", "priority", "payload")
+
+
+def _notify_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The five arguments of :func:`notify`, from either call shape.
+
+    Four arguments without ``context`` are the Essex shape ``(publisher_id, event_type,
+    priority, payload)`` when the publisher id is a string; four whose first is a request
+    context (or not a string) are today's shape missing an argument, a TypeError.
+    """
+    unknown = sorted(set(kwargs) - set(_NOTIFY_PARAMS))
+    if unknown:
+        raise TypeError(f"notify() got an unexpected keyword argument {unknown[0]!r}")
+    names: tuple[str, ...] = _NOTIFY_PARAMS
+    if len(args) + len(kwargs) == 4 and "context" not in kwargs:
+        first = args[0] if args else kwargs.get("publisher_id")
+        if isinstance(first, str):
+            names = _NOTIFY_PARAMS[1:]
+    if len(args) > len(names):
+        raise TypeError(f"notify() takes {len(names)} positional arguments but "
+                        f"{len(args)} were given")
+    values = dict(zip(names, args, strict=False))
+    for name, value in kwargs.items():
+        if name in values:
+            raise TypeError(f"notify() got multiple values for argument {name!r}")
+        values[name] = value
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise TypeError(f"notify() missing required argument(s): {', '.join(missing)}")
+    values.setdefault("context", None)
+    return values
+
+
+def notify(*args: Any, **kwargs: Any) -> None:
     """Send a notification through every configured driver.
+
+    ``notify(context, publisher_id, event_type, priority, payload)``, or the Essex
+    ``notify(publisher_id, event_type, priority, payload)`` (the drivers then get a None
+    context, which the rpc drivers replace with an admin context).
 
     A failing driver is logged with the payload sanitized and cut (``_mask.safe_repr``) and
     the error text masked.
 
     :raises BadPriorityException: ``priority`` is not one of :data:`log_levels`.
+    :raises TypeError: the arguments match neither shape.
     """
+    values = _notify_arguments(args, kwargs)
+    _notify(values["context"], values["publisher_id"], values["event_type"],
+            values["priority"], values["payload"])
+
+
+def _notify(context: Any, publisher_id: str, event_type: str, priority: str,
+            payload: Any) -> None:
     if priority not in log_levels:
         raise BadPriorityException(f"{priority} not in valid priorities")
     # Ensure everything is JSON serializable.

@@ -8,13 +8,22 @@ legacy reply sequence (spec 4.4): callers that read the result only from a reply
 ``ending`` (every legacy release) get it, and oslo.messaging callers take the last value.
 A ``ClientException`` reaches the caller as the exception it wraps, without an error in
 the server's log (the core's expected-exception path).
+
+Older proxies, as the original releases accepted them:
+
+- a proxy without ``dispatch()`` (Essex ``create_consumer(topic, service_obj)``): the
+  requested method of the object itself is called, ``getattr(proxy, method)(ctxt,
+  **args)``, ignoring the version (a missing method, or one whose name starts with ``_``,
+  is an ``AttributeError`` for the caller);
+- a ``dispatch(ctxt, version, method, **kwargs)`` without ``namespace`` (quantum 2013.1's
+  ``PluginRpcDispatcher``) is called without it; its signature is inspected once.
 """
 
 from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from legacy_rpc.messaging.drivers.base import IncomingMessage
@@ -34,6 +43,21 @@ def dispatching() -> bool:
     return bool(getattr(_state, "active", False))
 
 
+def _takes_namespace(dispatch: Callable[..., Any]) -> bool:
+    """Whether ``dispatch`` (bound) accepts a fourth positional argument, the namespace."""
+    try:
+        params = list(inspect.signature(dispatch).parameters.values())
+    except (TypeError, ValueError):  # no signature to read: the current shape
+        return True
+    positional = 0
+    for param in params:
+        if param.name == "namespace" or param.kind is param.VAR_POSITIONAL:
+            return True
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return positional >= 4
+
+
 def _expected(exc: common.ClientException) -> ExpectedException:
     expected = ExpectedException()
     expected.exc_info = exc._exc_info
@@ -46,6 +70,23 @@ class LegacyDispatcher:
     def __init__(self, conf: Any, proxy: Any) -> None:
         self.conf = conf
         self.proxy = proxy
+        dispatch = getattr(proxy, "dispatch", None)
+        self._essex = not callable(dispatch)
+        self._with_namespace = callable(dispatch) and _takes_namespace(dispatch)
+
+    def _call_proxy(self, ctxt: amqp.RpcContext, message: dict[str, Any]) -> Any:
+        method = message.get("method")
+        args = message.get("args") or {}
+        if self._essex:  # Essex: the object's own methods
+            name = str(method)
+            if name.startswith("_"):
+                raise AttributeError(f"{type(self.proxy).__name__!r} object has no "
+                                     f"public attribute {name!r}")
+            return getattr(self.proxy, name)(ctxt, **args)
+        if self._with_namespace:
+            return self.proxy.dispatch(ctxt, message.get("version"), method,
+                                       message.get("namespace"), **args)
+        return self.proxy.dispatch(ctxt, message.get("version"), method, **args)
 
     def _context(self, incoming: IncomingMessage) -> amqp.RpcContext:
         values = {k: v for k, v in incoming.ctxt.items() if k not in _CORE_CONTEXT_KEYS}
@@ -63,9 +104,7 @@ class LegacyDispatcher:
         ctxt.update_store()
         _state.active = True
         try:
-            result = self.proxy.dispatch(ctxt, message.get("version"), message.get("method"),
-                                         message.get("namespace"),
-                                         **(message.get("args") or {}))
+            result = self._call_proxy(ctxt, message)
         except common.ClientException as exc:
             raise _expected(exc) from None
         finally:

@@ -11,6 +11,11 @@
 and dispatches to ``manager`` (the service itself when None) through an ``RpcDispatcher``.
 A manager's ``initialize_service_hook(service)``, if any, is called after the consumers
 exist and before they start consuming.
+
+Every service has a thread group, ``tg`` (:class:`~legacy_rpc.rpc._threadgroup.ThreadGroup`),
+from construction, as ``openstack.common.service.Service`` had: subclasses add threads and
+timers to it (before or after ``start()``), and ``stop()``/``wait()`` stop and wait for
+them.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import threading
 from typing import Any
 
 from legacy_rpc import rpc
+from legacy_rpc.rpc import _threadgroup
 from legacy_rpc.rpc import dispatcher as rpc_dispatcher
 from legacy_rpc.rpc.serializer import Serializer
 
@@ -33,6 +39,7 @@ class _BaseService:
 
     def __init__(self, threads: int = 1000) -> None:
         self._done = threading.Event()
+        self.tg = _threadgroup.ThreadGroup(threads)
 
     def reset(self) -> None:
         """Called on SIGHUP by service launchers; nothing to do here."""
@@ -41,11 +48,16 @@ class _BaseService:
         self._done.clear()
 
     def stop(self) -> None:
-        self._done.set()
+        """Stop the thread group (bounded wait) and release :meth:`wait`."""
+        try:
+            self.tg.stop()
+        finally:
+            self._done.set()
 
     def wait(self) -> None:
-        """Block until :meth:`stop` has been called."""
+        """Block until :meth:`stop` has been called, then until the thread group ended."""
         self._done.wait()
+        self.tg.wait()
 
 
 class Service(_BaseService):
