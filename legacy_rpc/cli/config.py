@@ -1,7 +1,10 @@
 """``legacy-rpc config FILE``: a legacy config file as ``transport_url`` and new-style options.
 
-Passwords are masked unless ``--show-secrets``. Unknown messaging options are warned about
-on stderr. Exit status: 0 done, 1 done but the file has unknown messaging options, 2 the
+Passwords are masked unless ``--show-secrets``. Unknown messaging options (misspellings) and
+mappings that keep a setting the file's reader may not expect (``rabbit_use_ssl`` with
+``transport_url``) are warned about on stderr; ``[DEFAULT]`` options named like messaging
+options but close to none (a project's own ``rpc_workers``) are noted there as left alone.
+Exit status: 0 done, 1 done but the file has unknown messaging options, 2 the
 file cannot be read or used.
 """
 
@@ -39,6 +42,12 @@ def config_command(args: argparse.Namespace) -> int:
     except (SourceError, ConfigError) as exc:
         print(f"legacy-rpc config: error: {exc}", file=sys.stderr)
         return 2
+    for line, name in mapping.not_messaging:
+        print(f"legacy-rpc config: note: {args.file}:{line}: {name!r} in [DEFAULT] is not a "
+              "messaging option, left alone", file=sys.stderr)
+    for line, name, text in mapping.warnings:
+        print(f"legacy-rpc config: warning: {args.file}:{line}: {name}: {text}",
+              file=sys.stderr)
     for line, section, name, close in mapping.unknown:
         hint = f"; did you mean {close!r}?" if close else ""
         print(f"legacy-rpc config: warning: {args.file}:{line}: unknown option {name!r} in "

@@ -56,6 +56,9 @@ _NO_EFFECT_PREFIXES = ("qpid_", "rpc_zmq_", "matchmaker_")
 
 _NOTIFIER_DRIVERS = {"rpc_notifier": "messaging", "rpc_notifier2": "messagingv2",
                      "log_notifier": "log", "no_op_notifier": "noop", "test_notifier": "test"}
+# Essex's list_notifier sent to the drivers of list_notifier_drivers (default: no_op_notifier).
+_LIST_NOTIFIER = "list_notifier"
+_LIST_NOTIFIER_DEFAULT = "nova.notifier.no_op_notifier"
 
 
 class ConfigError(Exception):
@@ -67,17 +70,25 @@ class Mapping:
     """The new-style equivalent of one legacy config file.
 
     ``options`` is ``{group: {name: value}}`` with ``transport_url`` first in
-    ``DEFAULT``; ``notes`` are ``(line, option, text)`` for legacy options without a
-    new-style option; ``unknown`` are ``(line, section, option, suggestion)``.
+    ``DEFAULT``; a list value is a MultiStrOpt, one ``name = value`` line per item.
+    ``notes`` are ``(line, option, text)`` for legacy options without a new-style option;
+    ``explained`` are ``(line, option, text)`` for mappings worth a word (list_notifier);
+    ``warnings`` are ``(line, option, text)`` for mappings that change what a reader of the
+    file may expect (TLS kept with transport_url); ``unknown`` are ``(line, section, option,
+    suggestion)``; ``not_messaging`` are ``(line, option)`` for ``[DEFAULT]`` options named
+    like messaging ones but close to none (a project's own, left alone).
     """
 
     path: str
-    options: dict[str, dict[str, str]] = field(default_factory=dict)
+    options: dict[str, dict[str, str | list[str]]] = field(default_factory=dict)
     notes: list[tuple[int, str, str]] = field(default_factory=list)
+    explained: list[tuple[int, str, str]] = field(default_factory=list)
+    warnings: list[tuple[int, str, str]] = field(default_factory=list)
     unknown: list[tuple[int, str, str, str | None]] = field(default_factory=list)
+    not_messaging: list[tuple[int, str]] = field(default_factory=list)
     unrelated: int = 0
 
-    def set(self, group: str, name: str, value: str) -> None:
+    def set(self, group: str, name: str, value: str | list[str]) -> None:
         self.options.setdefault(group, {})[name] = value
 
     def as_dict(self) -> dict[str, Any]:
@@ -86,9 +97,15 @@ class Mapping:
                 "options": self.options,
                 "no_equivalent": [{"line": line, "option": name, "note": note}
                                   for line, name, note in self.notes],
+                "explained": [{"line": line, "option": name, "note": note}
+                              for line, name, note in self.explained],
+                "warnings": [{"line": line, "option": name, "warning": text}
+                             for line, name, text in self.warnings],
                 "unknown_options": [{"line": line, "section": section, "option": name,
                                      "suggestion": close}
                                     for line, section, name, close in self.unknown],
+                "not_messaging_options": [{"line": line, "option": name}
+                                          for line, name in self.not_messaging],
                 "unrelated_options": self.unrelated}
 
     def as_ini(self) -> str:
@@ -96,7 +113,14 @@ class Mapping:
         out: list[str] = []
         for group, values in self.options.items():
             out.append(f"[{group}]")
-            out.extend(f"{name} = {value}" for name, value in values.items())
+            for name, value in values.items():
+                items = value if isinstance(value, list) else [value]
+                out.extend(f"{name} = {item}" for item in items)  # MultiStrOpt: repeated
+            out.append("")
+        if self.explained or self.warnings:
+            out.append("# Notes:")
+            out.extend(f"#   {name} (line {line}): {text}"
+                       for line, name, text in self.explained + self.warnings)
             out.append("")
         if self.notes:
             out.append("# Legacy options without a new-style option (remove them):")
@@ -131,10 +155,20 @@ def _check_backend(conf: cfg.ConfigOpts) -> None:
         raise ConfigError(f"rpc_backend = {conf.rpc_backend}: {exc.ex}") from exc
 
 
-def _url(conf: cfg.ConfigOpts, show_secrets: bool, mapping: Mapping) -> None:
+def _url(conf: cfg.ConfigOpts, show_secrets: bool, mapping: Mapping,
+         entries: list[confscan.Entry]) -> None:
     _check_backend(conf)
     try:
-        url = _transport_url.transport_url(conf)
+        url = _transport_url.transport_url(conf, warn=False)
+        given = [e for e in entries if (e.section, e.key) == ("DEFAULT", "transport_url")]
+        if given:
+            _, warning = _transport_url.legacy_ssl_query(
+                conf, TransportURL.parse(conf, conf.transport_url))
+            ssl = [e.line for e in entries
+                   if (e.section, e.key) == ("DEFAULT", "rabbit_use_ssl")]
+            if warning:
+                mapping.warnings.append((ssl[-1] if ssl else given[-1].line,
+                                         "rabbit_use_ssl", warning))
     except (_transport_url.InvalidLegacyOption, ValueError, cfg.Error) as exc:
         raise ConfigError(f"{mapping.path}: {exc}") from exc
     plain = TransportURL(conf, transport=url.transport, virtual_host=url.virtual_host,
@@ -150,11 +184,52 @@ def _notifier_driver(value: str) -> str:
         if module.startswith("legacy_rpc.notifier.") else value
 
 
+def _is_list_notifier(value: str) -> bool:
+    return value.strip().rpartition(".")[2] == _LIST_NOTIFIER
+
+
+def _notification_drivers(entries: list[confscan.Entry], mapping: Mapping) -> None:
+    """``notification_driver`` (MultiStrOpt) as repeated ``driver`` lines, list_notifier
+    replaced by the drivers of ``list_notifier_drivers``."""
+    mine = [e for e in entries if e.section == "DEFAULT" and e.key in (
+        "notification_driver", "list_notifier_drivers") and confscan.classify(e) == "legacy"]
+    listed = [e.value for e in mine if e.key == "list_notifier_drivers"]
+    drivers: list[str] = []
+    expanded = False
+    for entry in mine:
+        if entry.key == "notification_driver" and _is_list_notifier(entry.value):
+            real = listed or [_LIST_NOTIFIER_DEFAULT]
+            names = ", ".join(_notifier_driver(v) for v in real)
+            where = "list_notifier_drivers" if listed else "the default list_notifier_drivers"
+            mapping.explained.append((entry.line, entry.key, (
+                f"{entry.value} (Essex) only sent to the drivers of {where}; they are "
+                f"the drivers now: {names}")))
+            drivers.extend(real)
+            expanded = True
+        elif entry.key == "notification_driver":
+            drivers.append(entry.value)
+    if listed and not expanded:  # the historic alias of notification_driver
+        drivers.extend(listed)
+    new: list[str] = []
+    for driver in drivers:
+        if (name := _notifier_driver(driver)) not in new:
+            new.append(name)
+    if new:
+        mapping.set(NOTIFY_GROUP, "driver", new if len(new) > 1 else new[0])
+    elif mapping.options.get(NOTIFY_GROUP, {}).get("driver") == []:
+        del mapping.options[NOTIFY_GROUP]["driver"]
+        if not mapping.options[NOTIFY_GROUP]:
+            del mapping.options[NOTIFY_GROUP]
+
+
 def _map_entry(entry: confscan.Entry, mapping: Mapping, show_secrets: bool) -> None:
     kind = confscan.classify(entry)
     name, section = entry.key, entry.section
     if kind == "other":
         mapping.unrelated += 1
+    elif kind == "project":
+        mapping.unrelated += 1
+        mapping.not_messaging.append((entry.line, name))
     elif kind == "unknown":
         mapping.unknown.append((entry.line, section, name, confscan.suggestion(entry)))
     elif kind == "new":
@@ -169,9 +244,8 @@ def _map_entry(entry: confscan.Entry, mapping: Mapping, show_secrets: bool) -> N
     elif name == "rpc_thread_pool_size":
         mapping.set("DEFAULT", "executor_thread_pool_size", entry.value)
     elif name in ("notification_driver", "list_notifier_drivers"):
-        drivers = mapping.options.get(NOTIFY_GROUP, {}).get("driver")
-        new = _notifier_driver(entry.value)
-        mapping.set(NOTIFY_GROUP, "driver", f"{drivers},{new}" if drivers else new)
+        if "driver" not in mapping.options.get(NOTIFY_GROUP, {}):
+            mapping.set(NOTIFY_GROUP, "driver", [])  # keeps the group order; filled later
     elif name in ("notification_topics", "topics"):  # [DEFAULT] or [rpc_notifier2]
         mapping.set(NOTIFY_GROUP, "topics", entry.value)
     elif name in NO_EQUIVALENT:
@@ -189,9 +263,10 @@ def map_config(path: Path, show_secrets: bool = False) -> Mapping:
     conf, entries = _load(path)
     mapping = Mapping(str(path))
     try:
-        _url(conf, show_secrets, mapping)
+        _url(conf, show_secrets, mapping, entries)
         for entry in entries:
             _map_entry(entry, mapping, show_secrets)
+        _notification_drivers(entries, mapping)
     except (ValueError, cfg.Error) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     finally:

@@ -29,6 +29,10 @@ _EXTRA_LEGACY_DEFAULT = {
     "matchmaker_heartbeat_ttl", "matchmaker_ringfile", "rabbit_durable_queues",
     "amqp_rpc_single_reply_queue", "list_notifier_drivers",
 }
+# How close a [DEFAULT] name must be to a known one to be taken for its misspelling; below
+# it, a name with a messaging prefix is a project's own option (rpc_workers, notification_format).
+_PREFIXED_CUTOFF = 0.8
+_OTHER_CUTOFF = 0.85
 _LEGACY_GROUPS = {
     "rpc_notifier2": {"topics"},
     "matchmaker_ring": {"ringfile"},
@@ -98,7 +102,9 @@ def known_options() -> dict[str, dict[str, frozenset[str]]]:
 
 def classify(entry: Entry) -> str:
     """``legacy``, ``new`` (a new-style option), ``unknown`` (looks like a messaging option
-    but nothing knows it) or ``other`` (not a messaging option)."""
+    but nothing knows it: a misspelling), ``project`` (a ``[DEFAULT]`` option named like a
+    messaging one but close to none, a project's own: ``rpc_workers``) or ``other`` (not a
+    messaging option)."""
     known = known_options()
     if entry.key in known["new"].get(entry.section, ()):
         return "new"  # also legacy names the core kept (control_exchange, ...)
@@ -106,12 +112,14 @@ def classify(entry: Entry) -> str:
         return "legacy"
     messaging_section = ((entry.section in known["new"] and entry.section != "DEFAULT")
                          or entry.section in _LEGACY_GROUPS)
-    if messaging_section or (entry.section == "DEFAULT"
-                             and entry.key.startswith(_MESSAGING_PREFIXES)):
+    if messaging_section:
         return "unknown"
-    if entry.section == "DEFAULT" and suggestion(entry, cutoff=0.85):
-        return "unknown"  # a misspelt messaging option (rabit_host)
-    return "other"
+    if entry.section != "DEFAULT":
+        return "other"
+    prefixed = entry.key.startswith(_MESSAGING_PREFIXES)
+    if suggestion(entry, cutoff=_PREFIXED_CUTOFF if prefixed else _OTHER_CUTOFF):
+        return "unknown"  # a misspelt messaging option (rabit_host, rabbit_hots)
+    return "project" if prefixed else "other"
 
 
 def suggestion(entry: Entry, cutoff: float = 0.6) -> str | None:

@@ -3,7 +3,10 @@
 Rules, in order:
 
 1. ``[DEFAULT] transport_url``, when it was set (config file, command line, environment or
-   ``set_override``), wins over every legacy option.
+   ``set_override``), wins over every legacy option, except one: ``rabbit_use_ssl = True``
+   with a ``rabbit://`` URL whose query does not say ``ssl`` is carried into the query as
+   ``ssl=true``, with the ``kombu_ssl_*`` options the query does not set, and a warning is
+   logged (dropping it would silently connect without TLS).
 2. Otherwise the driver is the one ``rpc_backend`` names, resolved by the core's driver
    registry (``nova.openstack.common.rpc.impl_kombu`` with any project prefix,
    ``nova.rpc.impl_kombu``, ``impl_qpid``, a bare driver name ...).
@@ -20,6 +23,7 @@ Rules, in order:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +34,9 @@ from legacy_rpc.messaging.drivers import registry
 from legacy_rpc.messaging.transport import TransportHost, TransportURL
 from legacy_rpc.rpc import _opts
 
-__all__ = ["transport_url", "backend_driver", "InvalidLegacyOption"]
+__all__ = ["transport_url", "backend_driver", "InvalidLegacyOption", "legacy_ssl_query"]
+
+LOG = logging.getLogger(__name__)
 
 _OWN_PACKAGE = "legacy_rpc.rpc."
 _LEGACY_PACKAGE = "openstack.common.rpc."
@@ -39,6 +45,7 @@ _LEGACY_PACKAGE = "openstack.common.rpc."
 _SSL_VERSIONS = {"tlsv1": "TLSv1", "tlsv1_1": "TLSv1_1", "tlsv1_2": "TLSv1_2",
                  "tlsv1_3": "TLSv1_3", "sslv23": "", "": ""}
 _INSECURE_SSL = ("sslv2", "sslv3")
+_warned: set[str] = set()
 
 # Legacy [DEFAULT] option -> [oslo_messaging_rabbit] option set through the URL query.
 _RABBIT_QUERY = {
@@ -188,9 +195,37 @@ def _backend_url(conf: cfg.ConfigOpts, driver: str) -> TransportURL:
     return TransportURL(conf, transport=driver)
 
 
+def legacy_ssl_query(conf: cfg.ConfigOpts, url: TransportURL) -> tuple[dict[str, str], str]:
+    """What ``rabbit_use_ssl = True`` adds to the query of a ``transport_url`` URL.
+
+    Returns ``(query, warning)``: the parameters to add (``ssl`` and the ``kombu_ssl_*``
+    options the URL's query does not set) and the message explaining it; ``({}, "")`` when
+    ``rabbit_use_ssl`` is off or the URL is not a rabbit one.
+    """
+    if (url.transport or "").partition("+")[0] not in ("rabbit", "kombu"):
+        return {}, ""
+    _opts.register(conf, _opts.kombu_opts, _opts.amqp_opts)
+    if not conf.rabbit_use_ssl:
+        return {}, ""
+    if "ssl" in url.query:
+        return {}, (f"rabbit_use_ssl = True is ignored: transport_url says "
+                    f"ssl={url.query['ssl']}")
+    legacy = {name: value for name, value in _rabbit_query(conf).items()
+              if name.startswith("ssl") and name not in url.query}
+    legacy["ssl"] = "true"
+    added = ", ".join(f"{name}={value}" for name, value in legacy.items())
+    return legacy, ("transport_url is set but does not say ssl; the legacy rabbit_use_ssl = "
+                    f"True is kept (TLS), as {added} in the URL's query; set ssl = true (and "
+                    "the ssl_* options) in [oslo_messaging_rabbit] instead of rabbit_use_ssl "
+                    "and kombu_ssl_*")
+
+
 def transport_url(conf: cfg.ConfigOpts, driver: str | None = None,
-                  server_params: Mapping[str, Any] | None = None) -> TransportURL:
+                  server_params: Mapping[str, Any] | None = None, *,
+                  warn: bool = True) -> TransportURL:
     """The URL of the transport the legacy API uses for ``driver`` (default: ``rpc_backend``).
+
+    ``warn=False`` does not log the warning of :func:`legacy_ssl_query`.
 
     :raises InvalidLegacyOption: a legacy option has an unusable value.
     """
@@ -198,6 +233,13 @@ def transport_url(conf: cfg.ConfigOpts, driver: str | None = None,
     _opts.register(conf, _opts.rpc_opts)
     if _explicitly_set(conf, "transport_url"):
         url = TransportURL.parse(conf, conf.transport_url)
+        query, warning = legacy_ssl_query(conf, url)
+        if query:
+            url = TransportURL(conf, transport=url.transport, virtual_host=url.virtual_host,
+                               hosts=url.hosts, query={**url.query, **query})
+        if warning and warn and warning not in _warned:
+            _warned.add(warning)  # once: the URL is computed for every call
+            LOG.warning("%s", warning)
     else:
         url = _backend_url(conf, driver or backend_driver(conf))
     return _apply_server_params(url, server_params) if server_params else url

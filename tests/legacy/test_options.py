@@ -169,3 +169,58 @@ def test_set_defaults() -> None:
     finally:
         rpc.set_defaults(control_exchange="openstack")
     assert CONF.control_exchange == "openstack"
+
+
+SSL_CONF = "[DEFAULT]\nrabbit_use_ssl = true\nkombu_ssl_ca_certs = /etc/ssl/ca.pem\n"
+
+
+@pytest.fixture
+def ssl_warnings(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+                 ) -> pytest.LogCaptureFixture:
+    """The warnings about rabbit_use_ssl, each logged once per process: reset here."""
+    monkeypatch.setattr(_transport_url, "_warned", set())
+    caplog.set_level("WARNING", logger=_transport_url.__name__)
+    return caplog
+
+
+def test_transport_url_keeps_legacy_tls(tmp_path: Path,
+                                        ssl_warnings: pytest.LogCaptureFixture) -> None:
+    """transport_url wins, but rabbit_use_ssl = True is not dropped silently (no TLS)."""
+    conf = _conf(tmp_path, SSL_CONF + "transport_url = rabbit://u:p@broker:5671/v?"
+                                      "ssl_ca_file=/url/ca.pem\n")
+    url = _transport_url.transport_url(conf)
+    assert url.hosts == [TransportHost("broker", 5671, "u", "p")]
+    assert url.query == {"ssl_ca_file": "/url/ca.pem", "ssl": "true"}  # the URL's CA wins
+    _transport_url.transport_url(conf)
+    warnings = [r.getMessage() for r in ssl_warnings.records]
+    assert len(warnings) == 1  # once, not at every call
+    assert "rabbit_use_ssl = True is kept (TLS), as ssl=true in the URL's query" in warnings[0]
+
+    from legacy_rpc.messaging.drivers.rabbit._opts import load_options
+    assert load_options(conf, url.query).ssl is True
+
+
+def test_transport_url_keeps_legacy_tls_options(tmp_path: Path,
+                                                ssl_warnings: pytest.LogCaptureFixture) -> None:
+    conf = _conf(tmp_path, SSL_CONF + "kombu_ssl_version = TLSv1_2\n"
+                                      "transport_url = rabbit://broker/\n")
+    assert _transport_url.transport_url(conf).query == {
+        "ssl_ca_file": "/etc/ssl/ca.pem", "ssl_version": "TLSv1_2", "ssl": "true"}
+    assert "ssl_ca_file=/etc/ssl/ca.pem" in ssl_warnings.text
+
+
+@pytest.mark.parametrize(("text", "query", "warning"), [
+    (SSL_CONF + "transport_url = rabbit://broker/?ssl=0\n", {"ssl": "0"},
+     "rabbit_use_ssl = True is ignored: transport_url says ssl=0"),
+    (SSL_CONF + "transport_url = fake://\n", {}, ""),
+    ("[DEFAULT]\nrabbit_use_ssl = false\ntransport_url = rabbit://broker/\n", {}, ""),
+    ("[DEFAULT]\ntransport_url = rabbit://broker/\n", {}, ""),
+])
+def test_transport_url_says_otherwise_or_no_legacy_tls(
+        tmp_path: Path, ssl_warnings: pytest.LogCaptureFixture, text: str,
+        query: dict[str, str], warning: str) -> None:
+    conf = _conf(tmp_path, text)
+    assert _transport_url.transport_url(conf).query == query
+    assert ssl_warnings.text.strip().endswith(warning)
+    if not warning:
+        assert ssl_warnings.records == []

@@ -112,3 +112,130 @@ def test_misspelt_default_option_is_reported(tmp_path: Path, run: Run) -> None:
     assert code == 1
     assert "rabit_host" in err and "did you mean 'rabbit_host'" in err
     assert "verbose" not in err  # not a messaging option
+
+
+def _notify_drivers(text: str, tmp_path: Path) -> list[str]:
+    """The [oslo_messaging_notifications] driver that oslo.config reads from ``text``."""
+    from oslo_config import cfg
+
+    from legacy_rpc.messaging.notify import _opts as notify_opts
+
+    path = tmp_path / "printed.conf"
+    path.write_text(text)
+    conf = cfg.ConfigOpts()
+    notify_opts.register_notifier_opts(conf)
+    conf(["--config-file", str(path)], default_config_files=[], default_config_dirs=[])
+    return list(conf.oslo_messaging_notifications.driver)
+
+
+def test_several_notification_drivers_are_repeated_lines(run: Run, tmp_path: Path) -> None:
+    conf = tmp_path / "svc.conf"
+    conf.write_text("[DEFAULT]\n"
+                    "notification_driver = nova.openstack.common.notifier.rpc_notifier2\n"
+                    "notification_driver = nova.openstack.common.notifier.log_notifier\n"
+                    "notification_driver = acme.notifier.custom\n"
+                    "notification_driver = messagingv2\n")  # the same as the first one
+    code, out, err = run("config", str(conf))
+    assert (code, err) == (0, "")
+    assert ("[oslo_messaging_notifications]\ndriver = messagingv2\ndriver = log\n"
+            "driver = acme.notifier.custom\n") in out
+    assert "," not in out.partition("[oslo_messaging_notifications]")[2]
+    assert _notify_drivers(out, tmp_path) == ["messagingv2", "log", "acme.notifier.custom"]
+    _, out, _ = run("config", str(conf), "--json")
+    assert json.loads(out)["options"]["oslo_messaging_notifications"]["driver"] == [
+        "messagingv2", "log", "acme.notifier.custom"]
+
+
+def test_one_notification_driver_stays_one_value(run: Run, tmp_path: Path) -> None:
+    conf = tmp_path / "svc.conf"
+    conf.write_text("[DEFAULT]\nnotification_driver = nova.notifier.no_op_notifier\n")
+    _, out, _ = run("config", str(conf), "--json")
+    assert json.loads(out)["options"]["oslo_messaging_notifications"] == {"driver": "noop"}
+
+
+def test_essex_list_notifier_becomes_its_drivers(run: Run, tmp_path: Path) -> None:
+    conf = tmp_path / "nova.conf"
+    conf.write_text("[DEFAULT]\n"
+                    "notification_driver = nova.notifier.list_notifier\n"
+                    "list_notifier_drivers = nova.notifier.rpc_notifier\n"
+                    "list_notifier_drivers = nova.notifier.log_notifier\n"
+                    "notification_topics = notifications\n")
+    code, out, err = run("config", str(conf))
+    assert (code, err) == (0, "")
+    assert "list_notifier" not in out.partition("[DEFAULT]")[2].partition("# Notes:")[0]
+    assert ("[oslo_messaging_notifications]\ndriver = messaging\ndriver = log\n"
+            "topics = notifications\n") in out
+    assert ("# Notes:\n#   notification_driver (line 2): nova.notifier.list_notifier (Essex) "
+            "only sent to the drivers of list_notifier_drivers; they are the drivers now: "
+            "messaging, log\n") in out
+    assert _notify_drivers(out, tmp_path) == ["messaging", "log"]
+    _, out, _ = run("config", str(conf), "--json")
+    assert [e["line"] for e in json.loads(out)["explained"]] == [2]
+
+
+def test_list_notifier_without_its_drivers_is_noop(run: Run, tmp_path: Path) -> None:
+    conf = tmp_path / "nova.conf"
+    conf.write_text("[DEFAULT]\nnotification_driver = nova.notifier.list_notifier\n")
+    code, out, _ = run("config", str(conf))
+    assert code == 0
+    assert "[oslo_messaging_notifications]\ndriver = noop\n" in out
+    assert "the default list_notifier_drivers; they are the drivers now: noop" in out
+
+
+def test_transport_url_keeps_legacy_tls(run: Run, tmp_path: Path) -> None:
+    """rabbit_use_ssl = True with transport_url: TLS kept, with a warning (not dropped)."""
+    from oslo_config import cfg
+
+    from legacy_rpc.messaging.drivers.rabbit._opts import load_options
+
+    conf = tmp_path / "svc.conf"
+    conf.write_text("[DEFAULT]\ntransport_url = rabbit://u:p@broker:5671/\n"
+                    "rabbit_use_ssl = True\nkombu_ssl_ca_certs = /etc/ssl/ca.pem\n")
+    code, out, err = run("config", str(conf), "--show-secrets")
+    assert code == 0
+    assert ("[DEFAULT]\ntransport_url = rabbit://u:p@broker:5671/\n\n"
+            "[oslo_messaging_rabbit]\nssl = true\nssl_ca_file = /etc/ssl/ca.pem\n") in out
+    assert err.startswith(f"legacy-rpc config: warning: {conf}:3: rabbit_use_ssl: "
+                          "transport_url is set but does not say ssl; the legacy "
+                          "rabbit_use_ssl = True is kept (TLS)")
+    assert "#   rabbit_use_ssl (line 3): transport_url is set" in out
+    new_conf = tmp_path / "new.conf"
+    new_conf.write_text(out)
+    printed = cfg.ConfigOpts()
+    printed(["--config-file", str(new_conf)], default_config_files=[],
+            default_config_dirs=[])
+    options = load_options(printed, {})
+    assert (options.ssl, options.ssl_ca_file) == (True, "/etc/ssl/ca.pem")
+    _, out, _ = run("config", str(conf), "--json")
+    assert [w["option"] for w in json.loads(out)["warnings"]] == ["rabbit_use_ssl"]
+
+
+def test_projects_own_options_are_left_alone(run: Run, tmp_path: Path) -> None:
+    conf = tmp_path / "svc.conf"
+    conf.write_text("[DEFAULT]\nrpc_workers = 4\nmy_ip = 10.0.0.1\n"
+                    "notification_format = unversioned\nrabbit_host = r1\n")
+    code, out, err = run("config", str(conf))
+    assert code == 0
+    assert err == (f"legacy-rpc config: note: {conf}:2: 'rpc_workers' in [DEFAULT] is not a "
+                   "messaging option, left alone\n"
+                   f"legacy-rpc config: note: {conf}:4: 'notification_format' in [DEFAULT] "
+                   "is not a messaging option, left alone\n")
+    assert "transport_url = rabbit://guest:****@r1:5672/" in out
+    assert "rpc_workers" not in out and "my_ip" not in out
+    _, out, _ = run("config", str(conf), "--json")
+    data = json.loads(out)
+    assert data["unknown_options"] == []
+    assert [o["option"] for o in data["not_messaging_options"]] == [
+        "rpc_workers", "notification_format"]
+    assert data["unrelated_options"] == 3
+
+
+def test_close_misspelling_with_a_messaging_prefix_stays_an_error(run: Run,
+                                                                  tmp_path: Path) -> None:
+    conf = tmp_path / "svc.conf"
+    conf.write_text("[DEFAULT]\nrpc_workers = 4\nkombu_ssl_cafile = /ca.pem\n")
+    code, _, err = run("config", str(conf))
+    assert code == 1
+    assert "unknown option 'kombu_ssl_cafile' in [DEFAULT], ignored; did you mean " \
+           "'kombu_ssl_certfile'?" in err
+    assert "'rpc_workers' in [DEFAULT] is not a messaging option" in err
