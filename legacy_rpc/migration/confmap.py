@@ -188,6 +188,13 @@ def _is_list_notifier(value: str) -> bool:
     return value.strip().rpartition(".")[2] == _LIST_NOTIFIER
 
 
+def _add_driver(mapping: Mapping, name: str) -> None:
+    current = mapping.options.setdefault(NOTIFY_GROUP, {}).setdefault("driver", [])
+    names = current if isinstance(current, list) else [current]
+    if name not in names:
+        mapping.set(NOTIFY_GROUP, "driver", [*names, name])
+
+
 def _notification_drivers(entries: list[confscan.Entry], mapping: Mapping) -> None:
     """``notification_driver`` (MultiStrOpt) as repeated ``driver`` lines, list_notifier
     replaced by the drivers of ``list_notifier_drivers``."""
@@ -210,15 +217,15 @@ def _notification_drivers(entries: list[confscan.Entry], mapping: Mapping) -> No
             drivers.append(entry.value)
     if listed and not expanded:  # the historic alias of notification_driver
         drivers.extend(listed)
-    new: list[str] = []
-    for driver in drivers:
-        if (name := _notifier_driver(driver)) not in new:
-            new.append(name)
-    if new:
-        mapping.set(NOTIFY_GROUP, "driver", new if len(new) > 1 else new[0])
-    elif mapping.options.get(NOTIFY_GROUP, {}).get("driver") == []:
-        del mapping.options[NOTIFY_GROUP]["driver"]
-        if not mapping.options[NOTIFY_GROUP]:
+    for driver in drivers:  # after the new-style [oslo_messaging_notifications] driver lines
+        _add_driver(mapping, _notifier_driver(driver))
+    group = mapping.options.get(NOTIFY_GROUP, {})
+    new = group.get("driver")
+    if isinstance(new, list) and len(new) == 1:
+        group["driver"] = new[0]
+    elif new == []:
+        del group["driver"]
+        if not group:
             del mapping.options[NOTIFY_GROUP]
 
 
@@ -236,6 +243,8 @@ def _map_entry(entry: confscan.Entry, mapping: Mapping, show_secrets: bool) -> N
         if name in _SAME_NAME and section == "DEFAULT":
             if name != "transport_url":
                 mapping.set("DEFAULT", name, entry.value)
+        elif (section, name) == (NOTIFY_GROUP, "driver"):  # a MultiStrOpt: every line counts
+            _add_driver(mapping, entry.value)
         else:
             value = entry.value if show_secrets else _mask.mask_url(entry.value)
             mapping.set(section, name, value)

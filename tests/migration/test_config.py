@@ -239,3 +239,13 @@ def test_close_misspelling_with_a_messaging_prefix_stays_an_error(run: Run,
     assert "unknown option 'kombu_ssl_cafile' in [DEFAULT], ignored; did you mean " \
            "'kombu_ssl_certfile'?" in err
     assert "'rpc_workers' in [DEFAULT] is not a messaging option" in err
+
+
+def test_new_style_driver_lines_are_all_kept(run: Run, tmp_path: Path) -> None:
+    conf = tmp_path / "svc.conf"
+    conf.write_text("[DEFAULT]\nnotification_driver = nova.notifier.log_notifier\n"
+                    "[oslo_messaging_notifications]\ndriver = messagingv2\ndriver = routing\n"
+                    "driver = log\n")
+    code, out, err = run("config", str(conf))
+    assert (code, err) == (0, "")
+    assert _notify_drivers(out, tmp_path) == ["messagingv2", "routing", "log"]
