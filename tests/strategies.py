@@ -29,6 +29,7 @@ import json
 import math
 import random
 import re
+import warnings
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -109,10 +110,12 @@ def received_body(body: bytes, content_encoding: str | None) -> bytes:
     if content_encoding is None:
         return body
     try:
-        text = body.decode(content_encoding)
+        with warnings.catch_warnings():  # unicode_escape warns about unknown escapes
+            warnings.simplefilter("ignore", DeprecationWarning)
+            text = body.decode(content_encoding)
     except Exception:
         return body
-    return text.encode("utf-8")
+    return text.encode("utf-8", "surrogatepass")  # as the driver does
 
 
 # --------------------------------------------------------------------------- messages
