@@ -15,7 +15,7 @@ import decimal
 import itertools
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 __all__ = ["to_primitive", "dumps", "loads", "MAX_DEPTH", "TooDeeplyNested", "nesting_depth"]
@@ -96,35 +96,38 @@ _DELTA[ord("[")] = _DELTA[ord("{")] = 1
 _DELTA[ord("]")] = _DELTA[ord("}")] = -1
 
 
-def nesting_depth(text: str) -> int:
-    """The deepest nesting of ``[``/``{`` outside strings, in linear time (C-speed steps).
+def _brackets_outside_strings(text: str) -> bytes:
+    """The ``[]{}`` of ``text`` that are not inside JSON strings, in order (C-speed steps).
 
     Exact for valid JSON, where every backslash starts an escape pair and quotes delimit
-    strings; for invalid text it is some number, and the parser rejects the text anyway.
+    strings; for invalid text it is some sequence, and the parser rejects the text anyway.
     """
-    if "[" not in text and "{" not in text:
-        return 0
     # Drop escaped backslashes, then escaped quotes: the quotes left delimit strings.
     unescaped = text.replace("\\\\", "").replace('\\"', "")
     outside = "".join(unescaped.split('"')[::2]).encode("ascii", "ignore")
-    brackets = outside.translate(None, _NOT_BRACKETS)
-    return max(0, max(itertools.accumulate(map(_DELTA.__getitem__, brackets)), default=0))
+    return outside.translate(None, _NOT_BRACKETS)
+
+
+def _depths(brackets: bytes) -> Iterator[int]:
+    return itertools.accumulate(map(_DELTA.__getitem__, brackets))
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` outside strings, in linear time."""
+    if "[" not in text and "{" not in text:
+        return 0
+    return max(0, max(_depths(_brackets_outside_strings(text)), default=0))
 
 
 def exceeds_depth(text: str, limit: int) -> bool:
     """Whether ``text`` nests deeper than ``limit``; stops at the first level beyond it, so
-    a body of opening brackets costs only ``limit`` steps (:func:`nesting_depth` for the
-    rules)."""
+    a body of opening brackets costs only ``limit`` steps."""
     if text.count("[") + text.count("{") <= limit:
         return False
-    unescaped = text.replace("\\\\", "").replace('\\"', "")
-    outside = "".join(unescaped.split('"')[::2]).encode("ascii", "ignore")
-    brackets = outside.translate(None, _NOT_BRACKETS)
-    opening = b"[" * (limit + 1)
-    if opening in brackets.replace(b"{", b"["):
+    brackets = _brackets_outside_strings(text)
+    if b"[" * (limit + 1) in brackets.replace(b"{", b"["):
         return True  # a run of openings deeper than the limit: no need to count
-    return any(depth > limit
-               for depth in itertools.accumulate(map(_DELTA.__getitem__, brackets)))
+    return any(depth > limit for depth in _depths(brackets))
 
 
 def loads(text: str | bytes | bytearray, max_depth: int | None = MAX_DEPTH) -> Any:

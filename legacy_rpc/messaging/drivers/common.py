@@ -419,14 +419,12 @@ class ConsumerHealth:
         self.longest = longest
         self.failures = 0
         self.degraded: str | None = None
-        self.since: float | None = None
 
     def failed(self, exc: BaseException) -> float:
         reason = _mask.mask_text(str(exc)[:300]) or type(exc).__name__
         delay: float = min(self.longest, self.first * 2.0 ** min(self.failures, 16))
         delay *= random.uniform(0.75, 1.0)
         if self.degraded is None:
-            self.since = time.monotonic()
             LOG.error("%s is degraded: %s; trying again with backoff (next in %.1fs)",
                       self.name, reason, delay)
         else:
@@ -439,5 +437,4 @@ class ConsumerHealth:
         if self.degraded is not None:
             LOG.info("%s recovered after %d failures", self.name, self.failures)
         self.degraded = None
-        self.since = None
         self.failures = 0

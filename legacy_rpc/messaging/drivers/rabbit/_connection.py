@@ -44,6 +44,7 @@ from legacy_rpc.messaging.drivers.rabbit._errors import (
     ErrorKind,
     classify,
     describe,
+    reply_code,
 )
 from legacy_rpc.messaging.drivers.rabbit._opts import RabbitOptions
 from legacy_rpc.messaging.drivers.rabbit._topology import Exchange, Queue
@@ -166,6 +167,7 @@ class BrokerConnection:
         self.closing = False  # set by an owner tearing down: cancels are then expected
         # Publisher confirms of the current channel.
         self._confirming = False
+        self._prefetch_set = False
         self._publish_seq = 0
         self._confirm: bool | None = None
         self._returned: tuple[BaseException, str, str] | None = None
@@ -182,10 +184,6 @@ class BrokerConnection:
     def connected(self) -> bool:
         with self.lock:
             return self._conn is not None and self._channel is not None
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def describe(self) -> str:
         host = self._host or (self.plan.hosts[0] if self.plan.hosts else None)
@@ -272,15 +270,16 @@ class BrokerConnection:
             raise amqp.exceptions.RecoverableConnectionError("the connection was dropped")
         channel = self._conn.channel()
         channel.events["basic_return"].add(self._on_return)
-        channel.events["basic_ack"].add(self._on_ack)
-        channel.events["basic_nack"].add(self._on_nack)
+        channel.events["basic_ack"].add(lambda tag, multiple: self._on_confirm(tag, multiple,
+                                                                               True))
+        channel.events["basic_nack"].add(lambda tag, multiple: self._on_confirm(tag, multiple,
+                                                                                False))
         self._channel = channel
         self.generation += 1
         self._declared.clear()
         self._confirming = False
+        self._prefetch_set = False
         self._publish_seq = 0
-        if self.options.rabbit_qos_prefetch_count > 0 and self._consumers:
-            channel.basic_qos(0, self.options.rabbit_qos_prefetch_count, False)
         for consumer in self._consumers:
             self._declare_queue(consumer.queue)
             consumer.cancelled = False
@@ -393,7 +392,7 @@ class BrokerConnection:
                 raise ConnectionClosed(f"{what} on a closed connection") from error
             if kind is ErrorKind.FATAL:
                 raise BrokerRefused(f"The broker on {self.describe()} refused {what}: "
-                                    f"{describe(error)}", getattr(error, "reply_code", None)
+                                    f"{describe(error)}", reply_code(error)
                                     ) from error
             if not (retry is None or retry < 0 or attempt < retry):
                 raise MessageDeliveryFailure(
@@ -527,13 +526,10 @@ class BrokerConnection:
                    message: Any) -> None:
         self._returned = (exc, exchange, routing_key)
 
-    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+    def _on_confirm(self, delivery_tag: int, multiple: bool, acked: bool) -> None:
+        """A basic.ack (``acked``) or basic.nack; only the last publish's matters."""
         if delivery_tag == self._publish_seq or (multiple and delivery_tag >= self._publish_seq):
-            self._confirm = True
-
-    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
-        if delivery_tag == self._publish_seq or (multiple and delivery_tag >= self._publish_seq):
-            self._confirm = False
+            self._confirm = acked
 
     def _wait_confirm(self, deadline: float | None) -> None:
         """Wait for the broker's confirm of the last publish, in bounded slices."""
@@ -629,6 +625,10 @@ class BrokerConnection:
                 bool(message.delivery_info.get("redelivered")), queue_name,
                 time.monotonic(), _message_ttl(message), unreadable))
 
+        prefetch = self.options.rabbit_qos_prefetch_count
+        if prefetch > 0 and not self._prefetch_set:  # once per channel, before consuming
+            self._channel.basic_qos(0, prefetch, False)
+            self._prefetch_set = True
         arguments = {"x-cancel-on-ha-failover": True} \
             if self.options.enable_cancel_on_failover else None
         consumer.tag = self._channel.basic_consume(
@@ -665,9 +665,6 @@ class BrokerConnection:
         consumer = _Consumer(queue, callback, no_ack, active)
 
         def action(_channel: Any) -> None:
-            if active and self.options.rabbit_qos_prefetch_count > 0 and \
-                    not any(c.active for c in self._consumers):
-                self._channel.basic_qos(0, self.options.rabbit_qos_prefetch_count, False)
             self._consumers.append(consumer)
             try:
                 self._declare_queue(queue)
@@ -683,11 +680,7 @@ class BrokerConnection:
         """Start consuming every declared but inactive consumer."""
 
         def action(_channel: Any) -> None:
-            pending = [c for c in self._consumers if not c.active]
-            if pending and self.options.rabbit_qos_prefetch_count > 0 and \
-                    not any(c.active for c in self._consumers):
-                self._channel.basic_qos(0, self.options.rabbit_qos_prefetch_count, False)
-            for consumer in pending:
+            for consumer in [c for c in self._consumers if not c.active]:
                 self._declare_queue(consumer.queue)
                 self._basic_consume(consumer)
                 consumer.active = True

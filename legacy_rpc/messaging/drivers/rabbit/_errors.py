@@ -29,7 +29,8 @@ import amqp.exceptions
 
 from legacy_rpc.messaging.exceptions import MessageDeliveryFailure
 
-__all__ = ["BrokerRefused", "ErrorKind", "RECOVERABLE_ERRORS", "classify", "reply_code"]
+__all__ = ["BrokerRefused", "ErrorKind", "RECOVERABLE_ERRORS", "classify", "describe",
+           "reply_code"]
 
 
 class ErrorKind(enum.Enum):

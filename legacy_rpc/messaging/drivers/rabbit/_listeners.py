@@ -78,7 +78,7 @@ class _QueueListener(base.PollStyleListener):
     fails is rejected without requeue and logged once.
     """
 
-    kind = "rpc"
+    kind: str  # one of base.LISTEN_KINDS, set by each subclass
 
     def __init__(self, driver: RabbitDriver, queues: list[Queue], role: str,
                  delete_on_cleanup: tuple[str, ...] = ()) -> None:
