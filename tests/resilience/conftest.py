@@ -6,15 +6,12 @@ test's vhost, so other users of the broker (other tests, other sessions) are not
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import uuid
-from collections.abc import Iterator
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import brokers_required
+from tests.infra.fixtures import SharedVhost
 
 
 def rabbitmqctl(*args: str, timeout: float = 30) -> str:
@@ -54,19 +51,7 @@ class Vhost:
 
 
 @pytest.fixture
-def vhost(rabbit_url: str) -> Iterator[Vhost]:
-    if shutil.which("rabbitmqctl") is None:
-        if brokers_required():
-            pytest.fail("rabbitmqctl is needed for resilience tests", pytrace=False)
-        pytest.skip("rabbitmqctl is not available")
-    name = f"legacy-rpc-resilience-{uuid.uuid4().hex[:8]}"
-    base = rabbit_url.split("?")[0]
-    scheme, _, rest = base.partition("://")
-    authority = rest.split("/")[0]
-    user = unquote(urlsplit(base).username or "guest")
-    rabbitmqctl("add_vhost", name)
-    try:
-        rabbitmqctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
-        yield Vhost(name, f"{scheme}://{authority}")
-    finally:
-        rabbitmqctl("delete_vhost", name)
+def vhost(shared_vhost: SharedVhost) -> Vhost:
+    """The test's own vhost on the shared broker (``tests.infra``'s ``shared_vhost``), with
+    the helpers resilience tests use."""
+    return Vhost(shared_vhost.name, shared_vhost.url.rsplit("/", 1)[0])
