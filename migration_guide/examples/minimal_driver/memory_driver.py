@@ -35,6 +35,10 @@ class _Broker:
         self.cond = threading.Condition()
         self.queues: dict[str, collections.deque[bytes]] = {}
         self.bindings: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
+        # Fairness among listeners of one queue, as a broker's round-robin: the listener that
+        # took the last message of a queue leaves the next one to a listener waiting on it.
+        self.waiting: collections.Counter[str] = collections.Counter()
+        self.last_taker: dict[str, int] = {}
 
     def declare(self, queue: str, exchange: str, routing_key: str) -> None:
         with self.cond:
@@ -106,10 +110,14 @@ class _Listener(base.PollStyleListener):
         self._unsettled: set[_Delivered] = set()
 
     def _take(self) -> tuple[str, bytes] | None:
+        broker = self._driver.broker
         for queue in self._queues:
-            pending = self._driver.broker.queues.get(queue)
-            if pending:
-                return queue, pending.popleft()
+            pending = broker.queues.get(queue)
+            if not pending or (broker.last_taker.get(queue) == id(self)
+                               and broker.waiting[queue] > 0):
+                continue
+            broker.last_taker[queue] = id(self)
+            return queue, pending.popleft()
         return None
 
     def _parse(self, queue: str, body: bytes) -> base.IncomingMessage | None:
@@ -158,7 +166,11 @@ class _Listener(base.PollStyleListener):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
-                broker.cond.wait(remaining)
+                broker.waiting.update(self._queues)
+                try:
+                    broker.cond.wait(remaining)
+                finally:
+                    broker.waiting.subtract(self._queues)
         return batch
 
     def settle(self, delivered: _Delivered, requeue: bool) -> None:
