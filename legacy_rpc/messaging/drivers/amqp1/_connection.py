@@ -1,0 +1,534 @@
+"""One AMQP 1.0 connection, owned by its own I/O thread (a proton ``Container``).
+
+proton is event-driven and not thread-safe: everything that touches the connection, its
+links and deliveries runs on the I/O thread. Other threads hand work over with
+:meth:`Amqp1Connection.submit` (a task queue woken through proton's ``EventInjector``, a
+pipe the container selects on) and wait on a ``Future`` with a deadline; nothing polls.
+
+The connection reconnects by itself, with backoff and failover over the hosts, and then
+attaches every receiver again. A message being sent when the connection is lost cannot be
+known to have arrived: its send fails with :class:`PublishOutcomeUnknown` rather than being
+sent twice. Messages not sent yet wait for the next connection (within their callers'
+deadlines and ``retry`` budgets). Deliveries received on a lost connection cannot be settled
+any more: the broker gives them to a consumer again.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import itertools
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from proton import Delivery, Endpoint, Handler, Message, SSLDomain
+from proton.handlers import MessagingHandler
+from proton.reactor import ApplicationEvent, Container, EventInjector
+
+from legacy_rpc.messaging._transport_url import TransportHost
+from legacy_rpc.messaging.drivers.amqp1._errors import (
+    BrokerRefused,
+    ConnectionLost,
+    ErrorKind,
+    PublishOutcomeUnknown,
+    classify,
+    describe,
+)
+from legacy_rpc.messaging.drivers.amqp1._opts import Amqp1Options
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ["Amqp1Connection", "ConnectionPlan", "Incoming", "Subscriber"]
+
+CLOSE_TIMEOUT = 10.0
+_TASKS = "lrpc_tasks"
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class ConnectionPlan:
+    """Where and how to connect: hosts (tried in turn), virtual host, options, role."""
+
+    hosts: Sequence[TransportHost]
+    virtual_host: str
+    options: Amqp1Options
+    role: str
+
+
+@dataclass
+class Incoming:
+    """A received delivery with its decoded message, tagged with its connection's
+    generation (a delivery of a lost connection cannot be settled)."""
+
+    message: Message
+    delivery: Delivery
+    address: str
+    generation: int
+
+
+@dataclass
+class Subscriber:
+    """A receiver the connection keeps attached: ``on_incoming`` runs on the I/O thread.
+
+    With ``auto_accept`` a delivery is accepted before it is handed over (replies);
+    otherwise its owner settles it with :meth:`Amqp1Connection.settle`. ``active`` says
+    whether the receiver is given credit (consumes).
+    """
+
+    address: str
+    credit: int
+    on_incoming: Callable[[Incoming], None]
+    auto_accept: bool = False
+    active: bool = True
+    key: int = field(default_factory=lambda: next(_ids))
+    receiver: Any = None
+    failed: str | None = None
+
+
+@dataclass
+class _Send:
+    address: str
+    message: Message
+    future: concurrent.futures.Future[None]
+    retry: int | None
+    attempts: int = 0
+
+
+class _Timer(Handler):
+    def __init__(self, action: Callable[[], None]) -> None:
+        self._action = action
+
+    def on_timer_task(self, event: Any) -> None:
+        self._action()
+
+
+def _set(future: concurrent.futures.Future[Any], result: Any = None,
+         exc: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+class Amqp1Connection(MessagingHandler):
+    """A self-healing AMQP 1.0 connection with its I/O thread; see the module docstring."""
+
+    def __init__(self, plan: ConnectionPlan, name: str) -> None:
+        super().__init__(prefetch=0, auto_accept=False, auto_settle=True)
+        self._plan = plan
+        self._opts = plan.options
+        self.name = f"amqp1-{name}-{next(_ids)}"
+        self._tasks: collections.deque[Callable[[], None]] = collections.deque()
+        self._container = Container(self)
+        self._container.container_id = f"legacy-rpc-{self.name}-{uuid.uuid4().hex[:8]}"
+        self._injector = EventInjector()
+        self._container.selectable(self._injector)
+        self._conn: Any = None
+        self._connected = False
+        self._generation = 0
+        self._next_host = random.randrange(len(plan.hosts)) if len(plan.hosts) > 1 else 0
+        self._failures = 0
+        self._last_error: str | None = None
+        self._fatal: str | None = None
+        self._senders: dict[str, Any] = {}
+        self._in_flight: dict[tuple[str, Any], _Send] = {}
+        self._waiting: collections.deque[_Send] = collections.deque()
+        self._subs: dict[int, Subscriber] = {}
+        self._by_link: dict[str, Subscriber] = {}
+        self._closing = False
+        self._stopped = False
+        self.connected_event = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    # ---------------------------------------------------------------- thread hand-over
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._container.run()
+                return
+            except Exception:  # a bug in a handler must not end the connection's life
+                LOG.exception("The I/O thread of %s failed; it goes on", self.name)
+                if self._closing:
+                    return
+
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run ``task`` on the I/O thread (thread-safe; never blocks)."""
+        self._tasks.append(task)
+        self._injector.trigger(ApplicationEvent(_TASKS))
+
+    def call(self, task: Callable[[], Any], timeout: float | None) -> Any:
+        """Run ``task`` on the I/O thread and return its result (``TimeoutError``)."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                _set(future, task())
+            except BaseException as exc:
+                _set(future, exc=exc)
+
+        self.submit(run)
+        return future.result(timeout)
+
+    def on_lrpc_tasks(self, event: Any) -> None:
+        while self._tasks:
+            task = self._tasks.popleft()
+            try:
+                task()
+            except Exception:
+                LOG.exception("A task on %s failed", self.name)
+
+    # ---------------------------------------------------------------- state
+
+    @property
+    def degraded(self) -> str | None:
+        """Why the connection is down, or None while it is up."""
+        return None if self._connected else (self._last_error or "connecting")
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    # ---------------------------------------------------------------- connecting
+
+    def on_start(self, event: Any) -> None:
+        self._connect()
+
+    def _ssl_domain(self) -> SSLDomain | None:
+        opts = self._opts
+        if not opts.ssl:
+            return None
+        domain = SSLDomain(SSLDomain.MODE_CLIENT)
+        if opts.ssl_ca_file:
+            domain.set_trusted_ca_db(opts.ssl_ca_file)
+        domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME if opts.ssl_verify_hostname
+                                       else SSLDomain.VERIFY_PEER)
+        if opts.ssl_cert_file:
+            domain.set_credentials(opts.ssl_cert_file, opts.ssl_key_file or opts.ssl_cert_file,
+                                   opts.ssl_key_password or None)
+        return domain
+
+    def _connect(self) -> None:
+        if self._closing:
+            return
+        hosts = self._plan.hosts
+        host = hosts[self._next_host % len(hosts)]
+        self._next_host += 1
+        port = host.port or (5671 if self._opts.ssl else 5672)
+        hostname = host.hostname or "localhost"
+        address = f"[{hostname}]" if ":" in hostname else hostname
+        kwargs: dict[str, Any] = {"reconnect": False, "sasl_enabled": True,
+                                  "allow_insecure_mechs": True,
+                                  "ssl_domain": self._ssl_domain()}
+        if host.username:
+            kwargs["user"] = host.username
+            kwargs["password"] = host.password or ""
+        if self._opts.sasl_mechanisms:
+            kwargs["allowed_mechs"] = self._opts.sasl_mechanisms
+        if self._plan.virtual_host and self._plan.virtual_host != "/":
+            kwargs["virtual_host"] = f"vhost:{self._plan.virtual_host}"
+            kwargs["sni"] = hostname
+        if self._opts.idle_timeout:
+            kwargs["heartbeat"] = float(self._opts.idle_timeout)
+        scheme = "amqps" if self._opts.ssl else "amqp"
+        try:
+            self._conn = self._container.connect(f"{scheme}://{address}:{port}", **kwargs)
+        except Exception as exc:  # e.g. a bad CA file: fatal for this attempt, retried
+            self._lost(f"{type(exc).__name__}: {exc}", ErrorKind.FATAL)
+
+    def on_connection_opened(self, event: Any) -> None:
+        if event.connection != self._conn:
+            return
+        self._connected = True
+        if self._failures:
+            LOG.info("%s reconnected after %d failed attempt(s)", self.name, self._failures)
+        self._failures = 0
+        self._fatal = None
+        self._last_error = None
+        for sub in list(self._subs.values()):
+            self._attach(sub)
+        waiting, self._waiting = self._waiting, collections.deque()
+        for send in waiting:
+            self._send_now(send)
+        self.connected_event.set()
+
+    def on_transport_error(self, event: Any) -> None:
+        condition = event.transport.condition
+        if event.connection is not None and event.connection != self._conn:
+            return
+        self._last_error = describe(condition)
+        if classify(getattr(condition, "name", None)) is ErrorKind.FATAL:
+            self._fatal = self._last_error
+
+    def on_connection_error(self, event: Any) -> None:
+        if event.connection == self._conn:
+            self._last_error = describe(event.connection.remote_condition)
+
+    def on_disconnected(self, event: Any) -> None:
+        if self._closing:
+            self._stop_container()
+            return
+        if event.connection is not None and event.connection != self._conn:
+            return
+        self._lost(self._last_error or "the connection was closed",
+                   ErrorKind.FATAL if self._fatal else ErrorKind.CONNECTION)
+
+    def _lost(self, reason: str, kind: ErrorKind) -> None:
+        """The connection is gone: fail or park its work, then reconnect with backoff."""
+        was_connected = self._connected
+        self._connected = False
+        self.connected_event.clear()
+        self._generation += 1
+        self._conn = None
+        self._senders.clear()
+        self._by_link.clear()
+        for sub in self._subs.values():
+            sub.receiver = None
+        in_flight, self._in_flight = self._in_flight, {}
+        for send in in_flight.values():
+            _set(send.future, exc=PublishOutcomeUnknown(
+                f"The connection was lost before the broker settled the message to "
+                f"{send.address} ({reason}); it is not sent again"))
+        self._failures += 1
+        self._last_error = reason
+        waiting, self._waiting = self._waiting, collections.deque()
+        for send in waiting:
+            send.attempts += 1
+            if send.future.done():
+                continue
+            if kind is ErrorKind.FATAL:
+                _set(send.future, exc=BrokerRefused(f"Cannot send to {send.address}: {reason}"))
+            elif send.retry is not None and send.retry >= 0 and send.attempts > send.retry:
+                _set(send.future, exc=ConnectionLost(
+                    f"Cannot send to {send.address}: {reason} ({send.attempts} connection "
+                    f"attempt(s), retry={send.retry})"))
+            else:
+                self._waiting.append(send)
+        if self._closing:
+            return
+        opts = self._opts
+        delay = min(opts.connection_retry_interval_max,
+                    opts.connection_retry_interval
+                    + opts.connection_retry_backoff * max(0, self._failures - 1))
+        delay *= random.uniform(0.75, 1.0) if self._failures > 1 else random.uniform(0, 0.2)
+        log = LOG.warning if was_connected or self._failures == 1 else LOG.debug
+        log("%s: connection to the broker lost or refused (%s); reconnecting in %.1fs",
+            self.name, reason, delay)
+        self._container.schedule(delay, _Timer(self._connect))
+
+    # ---------------------------------------------------------------- sending
+
+    def send(self, address: str, message: Message, retry: int | None = None
+             ) -> concurrent.futures.Future[None]:
+        """Send ``message`` to ``address``; the future completes when the broker settled
+        it (accepted), or fails (refused, connection lost while in flight, no connection
+        within ``retry`` attempts). Cancel the future to give up before it is sent."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        send = _Send(address, message, future, retry)
+        self.submit(lambda: self._send_now(send))
+        return future
+
+    def _send_now(self, send: _Send) -> None:
+        if send.future.done():
+            return  # cancelled by its caller (deadline) before it could be sent
+        if self._closing:
+            _set(send.future, exc=ConnectionLost("the connection is closed"))
+            return
+        if not self._connected:
+            if self._fatal is not None:
+                _set(send.future, exc=BrokerRefused(
+                    f"Cannot send to {send.address}: {self._fatal}"))
+            elif send.retry == 0 and self._failures:
+                _set(send.future, exc=ConnectionLost(
+                    f"Cannot send to {send.address}: not connected ({self._last_error})"))
+            else:
+                self._waiting.append(send)
+            return
+        try:
+            sender = self._senders.get(send.address)
+            if sender is None:
+                sender = self._container.create_sender(self._conn, target=send.address)
+                self._senders[send.address] = sender
+            delivery = sender.send(send.message)
+            assert isinstance(delivery, Delivery)
+        except Exception as exc:  # e.g. a message proton cannot encode
+            _set(send.future, exc=exc)
+            return
+        self._in_flight[(sender.name, delivery.tag)] = send
+
+    def _settled_send(self, event: Any) -> _Send | None:
+        return self._in_flight.pop((event.link.name, event.delivery.tag), None)
+
+    def on_accepted(self, event: Any) -> None:
+        send = self._settled_send(event)
+        if send is not None:
+            _set(send.future)
+
+    def on_rejected(self, event: Any) -> None:
+        send = self._settled_send(event)
+        if send is not None:
+            condition = event.delivery.remote.condition
+            _set(send.future, exc=BrokerRefused(
+                f"The broker rejected the message to {send.address}: {describe(condition)}",
+                getattr(condition, "name", None)))
+
+    def on_released(self, event: Any) -> None:
+        # released, or modified: the broker did not take it, so sending it again is safe.
+        send = self._settled_send(event)
+        if send is not None:
+            self._senders.pop(send.address, None)
+            self.submit(lambda: self._send_now(send))
+
+    # ---------------------------------------------------------------- links
+
+    def on_link_error(self, event: Any) -> None:
+        link = event.link
+        condition = link.remote_condition
+        reason = describe(condition)
+        kind = classify(getattr(condition, "name", None))
+        if link.is_sender:
+            if self._senders.get(link.target.address or "") == link:
+                del self._senders[link.target.address]
+            for key in [k for k in self._in_flight if k[0] == link.name]:
+                send = self._in_flight.pop(key)
+                exc: BaseException = (BrokerRefused(f"Cannot send to {send.address}: {reason}",
+                                                    getattr(condition, "name", None))
+                                      if kind is ErrorKind.FATAL else PublishOutcomeUnknown(
+                    f"The link to {send.address} failed before the broker settled the "
+                    f"message ({reason}); it is not sent again"))
+                _set(send.future, exc=exc)
+            return
+        sub = self._by_link.pop(link.name, None)
+        if sub is None or sub.key not in self._subs:
+            return
+        sub.receiver = None
+        sub.failed = reason
+        LOG.error("%s: the broker detached the receiver of %s (%s); attaching it again",
+                  self.name, sub.address, reason)
+        delay = self._opts.connection_retry_interval or 0.5
+        generation = self._generation
+        self._container.schedule(delay, _Timer(
+            lambda: self._attach(sub) if generation == self._generation else None))
+
+    def subscribe(self, sub: Subscriber) -> None:
+        """Keep a receiver attached to ``sub.address`` (thread-safe)."""
+        def add() -> None:
+            self._subs[sub.key] = sub
+            if self._connected:
+                self._attach(sub)
+        self.submit(add)
+
+    def _attach(self, sub: Subscriber) -> None:
+        if sub.key not in self._subs or not self._connected or sub.receiver is not None:
+            return
+        receiver = self._container.create_receiver(self._conn, source=sub.address)
+        sub.receiver = receiver
+        self._by_link[receiver.name] = sub
+        if sub.active:
+            receiver.flow(sub.credit)
+
+    def set_active(self, sub: Subscriber, active: bool) -> None:
+        """Give a receiver credit (consume) or stop topping it up (thread-safe)."""
+        def apply() -> None:
+            sub.active = active
+            receiver = sub.receiver
+            if active and receiver is not None and receiver.state & Endpoint.LOCAL_ACTIVE:
+                missing = sub.credit - receiver.credit
+                if missing > 0:
+                    receiver.flow(missing)
+        self.submit(apply)
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        """Detach the receiver for good (its unsettled deliveries go back to the queue)."""
+        def remove() -> None:
+            self._subs.pop(sub.key, None)
+            receiver, sub.receiver = sub.receiver, None
+            if receiver is not None:
+                self._by_link.pop(receiver.name, None)
+                receiver.close()
+        self.submit(remove)
+
+    def on_message(self, event: Any) -> None:
+        sub = self._by_link.get(event.link.name)
+        delivery = event.delivery
+        if sub is None:
+            delivery.update(Delivery.RELEASED)
+            delivery.settle()
+            return
+        incoming = Incoming(event.message, delivery, sub.address, self._generation)
+        if sub.auto_accept:
+            self._settle_now(incoming, Delivery.ACCEPTED)
+        try:
+            sub.on_incoming(incoming)
+        except Exception:
+            LOG.exception("Handing over a delivery from %s failed", sub.address)
+
+    def dispose(self, incoming: Incoming, outcome: int) -> concurrent.futures.Future[bool]:
+        """Settle a received delivery (``Delivery.ACCEPTED``, ``REJECTED``, ``RELEASED``,
+        ``MODIFIED``); the future says whether it could be (False: its connection is gone,
+        so the broker delivers the message again)."""
+        future: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        self.submit(lambda: _set(future, self._settle_now(incoming, outcome)))
+        return future
+
+    def _settle_now(self, incoming: Incoming, outcome: int) -> bool:
+        if incoming.generation != self._generation or not self._connected:
+            return False
+        delivery = incoming.delivery
+        link = delivery.link
+        if not link.state & Endpoint.LOCAL_ACTIVE or delivery.settled:
+            return False
+        if outcome == Delivery.MODIFIED:
+            delivery.local.failed = True
+        delivery.update(outcome)
+        delivery.settle()
+        sub = self._by_link.get(link.name)
+        if sub is not None and sub.active and link.credit < sub.credit:
+            link.flow(1)
+        return True
+
+    # ---------------------------------------------------------------- closing
+
+    def _stop_container(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._injector.close()
+            self._container.stop()
+
+    def on_connection_closed(self, event: Any) -> None:
+        if self._closing:
+            self._stop_container()
+
+    def close(self) -> None:
+        """Close the connection and stop the I/O thread; bounded wait."""
+        if not self._thread.is_alive():
+            return
+
+        def stop() -> None:
+            self._closing = True
+            for send in list(self._waiting) + list(self._in_flight.values()):
+                _set(send.future, exc=ConnectionLost("the connection was closed"))
+            self._waiting.clear()
+            self._in_flight.clear()
+            if self._conn is not None and self._connected:
+                # Close properly, so the broker takes back unsettled deliveries and credit
+                # at once; stop when the broker answered, or after a bounded wait.
+                self._conn.close()
+                self._container.schedule(CLOSE_TIMEOUT / 2, _Timer(self._stop_container))
+            else:
+                self._stop_container()
+
+        self.submit(stop)
+        self._thread.join(CLOSE_TIMEOUT)
+        if self._thread.is_alive():
+            LOG.warning("The I/O thread of %s did not stop within %.0fs", self.name,
+                        CLOSE_TIMEOUT)
+
