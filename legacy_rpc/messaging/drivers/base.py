@@ -67,6 +67,9 @@ class Capabilities:
     """Servers send heartbeats while a call runs (``call_monitor_timeout``)."""
     pools: bool = True
     """Notification listener pools (shared subscriptions)."""
+    at_least_once: bool = True
+    """``TransportOptions(at_least_once=True)`` sends fail with ``MessageUndeliverable``
+    when no queue would take them."""
 
 
 @dataclass(frozen=True)
