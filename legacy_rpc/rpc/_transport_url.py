@@ -172,11 +172,39 @@ def _rabbit_url(conf: cfg.ConfigOpts) -> TransportURL:
                         hosts=hosts, query=_rabbit_query(conf))
 
 
+def _qpid_query(conf: cfg.ConfigOpts) -> dict[str, str]:
+    """The ``amqp1`` URL query for the ``qpid_*`` options that differ from their defaults.
+
+    ``qpid_protocol = ssl`` becomes ``ssl=true``; ``qpid_heartbeat`` the AMQP 1.0 idle
+    time-out; ``qpid_sasl_mechanisms`` the allowed SASL mechanisms. ``qpid_tcp_nodelay``
+    (proton always disables Nagle) and ``qpid_topology_version`` (qpid-python's AMQP 0-10
+    exchange names; AMQP 1.0 has addresses instead) have no effect, but must be valid.
+    """
+    protocol = str(conf.qpid_protocol).strip().lower()
+    if protocol not in ("tcp", "ssl"):
+        raise InvalidLegacyOption(f"qpid_protocol must be tcp or ssl, got {conf.qpid_protocol!r}")
+    if conf.qpid_topology_version not in (1, 2):
+        raise InvalidLegacyOption(f"qpid_topology_version must be 1 or 2, got "
+                                  f"{conf.qpid_topology_version!r}")
+    if conf.qpid_heartbeat < 0:
+        raise InvalidLegacyOption(f"qpid_heartbeat must be 0 or more, got "
+                                  f"{conf.qpid_heartbeat!r}")
+    query: dict[str, str] = {}
+    if protocol == "ssl":
+        query["ssl"] = "true"
+    if conf.qpid_heartbeat != 60:
+        query["idle_timeout"] = str(conf.qpid_heartbeat)
+    mechanisms = " ".join(str(conf.qpid_sasl_mechanisms).split())
+    if mechanisms:
+        query["sasl_mechanisms"] = mechanisms
+    return query
+
+
 def _qpid_url(conf: cfg.ConfigOpts) -> TransportURL:
     _opts.register(conf, _opts.qpid_opts)
     hosts = _hosts(list(conf.qpid_hosts), conf.qpid_port, conf.qpid_username or None,
                    conf.qpid_password or None)
-    return TransportURL(conf, transport="amqp1", hosts=hosts)
+    return TransportURL(conf, transport="amqp1", hosts=hosts, query=_qpid_query(conf))
 
 
 def _zmq_url(conf: cfg.ConfigOpts) -> TransportURL:
