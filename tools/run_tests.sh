@@ -5,7 +5,7 @@
 #   tools/run_tests.sh [--no-lint] [PYTEST_ARGS...]
 #
 # Steps: pick a Python >= 3.10, create/reuse .venv in the repo, install the package
-# editable with the test and rabbit extras, make sure RabbitMQ is reachable (starting or
+# editable with the test, rabbit and amqp1 extras, make sure RabbitMQ is reachable (starting or
 # installing it when possible) with its management and AMQP 1.0 plugins enabled, then
 # run `ruff check .`, `mypy` and finally pytest, whose
 # summary line is the last thing printed. Exits non-zero if any step failed; pytest is
@@ -72,12 +72,12 @@ STAMP="$VENV/.legacy-rpc-install-stamp"
 INSTALL_LOG="$VENV/install.log"
 stamp_value=$(cat pyproject.toml setup.py 2>/dev/null | "$VPY" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 if [ "${LEGACY_RPC_FORCE_INSTALL:-0}" = 1 ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$stamp_value" ]; then
-    log "installing legacy-rpc (editable) with extras test,rabbit,interop (log: $INSTALL_LOG)"
+    log "installing legacy-rpc (editable) with extras test,rabbit,amqp1,interop (log: $INSTALL_LOG)"
     rm -f "$STAMP"
     start=$SECONDS
-    if ! "$VPY" -m pip install -e '.[test,rabbit,interop]' >"$INSTALL_LOG" 2>&1; then
+    if ! "$VPY" -m pip install -e '.[test,rabbit,amqp1,interop]' >"$INSTALL_LOG" 2>&1; then
         cat "$INSTALL_LOG" >&2
-        die "pip install -e '.[test,rabbit,interop]' failed (output above, also in $INSTALL_LOG)"
+        die "pip install -e '.[test,rabbit,amqp1,interop]' failed (output above, also in $INSTALL_LOG)"
     fi
     printf '%s\n' "$stamp_value" >"$STAMP"
     log "installed in $((SECONDS - start))s"
