@@ -18,7 +18,7 @@ from legacy_rpc.messaging.drivers import registry
 from legacy_rpc.messaging.transport import TransportURL
 from legacy_rpc.migration import confscan
 from legacy_rpc.migration.sources import read_source
-from legacy_rpc.notifier import _drivers as notifier_drivers
+from legacy_rpc.notifier import _driver_names as notifier_drivers
 from legacy_rpc.rpc import _opts, _transport_url
 
 __all__ = ["ConfigError", "Mapping", "map_config", "NO_EQUIVALENT"]

@@ -4,7 +4,9 @@ The message sent is ``{message_id, publisher_id, event_type, priority, payload,
 timestamp}``; it goes to every driver module named in ``notification_driver`` (each has
 ``notify(context, message)``). A failing driver is logged and never affects the others or
 the caller. Old driver paths (``nova.openstack.common.notifier.rpc_notifier``, any project
-prefix) name this package's drivers.
+prefix) name this package's drivers. The loaded drivers are the module variable
+``_drivers`` (``None``: load them again at the next notification); :func:`add_driver` adds
+one at run time.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import logging
 import socket
 import uuid
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any, TypeVar
 
 from oslo_config import cfg
 
 from legacy_rpc.messaging import _jsonutils, _mask
-from legacy_rpc.notifier import _drivers
+from legacy_rpc.notifier import _driver_names as _driver_names_module
+from legacy_rpc.notifier import _shapes
 from legacy_rpc.rpc import common
 
 __all__ = [
@@ -36,6 +38,8 @@ __all__ = [
     "notify",
     "notify_decorator",
     "publisher_id",
+    "add_driver",
+    "list_notifier_drivers_opt",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -49,8 +53,14 @@ notifier_opts = [
                help="Default publisher_id for outgoing notifications."),
 ]
 
+list_notifier_drivers_opt = cfg.MultiStrOpt(
+    "list_notifier_drivers", default=["legacy_rpc.notifier.no_op_notifier"],
+    help="Drivers of the Essex list_notifier; in Grizzly a deprecated alias of "
+         "notification_driver.")
+
 CONF = cfg.CONF
 CONF.register_opts(notifier_opts)
+CONF.register_opt(list_notifier_drivers_opt)
 
 WARN = "WARN"
 INFO = "INFO"
@@ -73,9 +83,10 @@ def _timestamp() -> str:
 
 
 def _is_context(value: Any) -> bool:
+    """A request context: ours, or any object with ``to_dict()`` (the original
+    ``openstack.common.context.RequestContext`` has no ``elevated()``)."""
     return isinstance(value, common.CommonRpcContext) or (
-        callable(getattr(value, "to_dict", None)) and callable(getattr(value, "elevated",
-                                                                       None)))
+        not isinstance(value, type) and callable(getattr(value, "to_dict", None)))
 
 
 def _context_from_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -176,7 +187,7 @@ def _notify(context: Any, publisher_id: str, event_type: str, priority: str,
            "timestamp": _timestamp()}
     for driver in _get_drivers():
         try:
-            driver.notify(context, msg)
+            _shapes.call_notify(driver, context, msg)
         except Exception as e:
             LOG.exception("Problem '%(e)s' attempting to send to notification system. "
                           "Payload=%(payload)s",
@@ -184,27 +195,54 @@ def _notify(context: Any, publisher_id: str, event_type: str, priority: str,
                            "payload": _mask.safe_repr(payload)})
 
 
-_drivers_cache: dict[str, ModuleType] | None = None
+_drivers: dict[Any, Any] | None = None
+"""The loaded drivers, by name (or by the driver object itself, see :func:`add_driver`);
+None until the first notification. Read at every notification, so tests reset the drivers
+with ``notifier_api._drivers = None``, as the original's did."""
 
 
-def _get_drivers() -> list[ModuleType]:
-    """The driver modules of ``notification_driver``, imported on first use.
+def _driver_names() -> list[str]:
+    """``notification_driver``, or else Grizzly's deprecated alias ``list_notifier_drivers``
+    when it is set to something other than its default."""
+    names = list(CONF.notification_driver)
+    if names:
+        return names
+    alias = list(CONF.list_notifier_drivers)
+    if alias != list_notifier_drivers_opt.default:
+        LOG.warning("list_notifier_drivers is deprecated: use notification_driver")
+        return alias
+    return []
 
-    A driver that cannot be imported is logged and skipped until :func:`_reset_drivers`.
-    """
-    global _drivers_cache
-    if _drivers_cache is None:
-        _drivers_cache = {}
-        for name in CONF.notification_driver:
-            try:
-                _drivers_cache[name] = _drivers.import_driver(name)
-            except ImportError:
-                LOG.exception("Failed to load notifier %s. These notifications will not be "
-                              "sent.", name)
-    return list(_drivers_cache.values())
+
+def _get_drivers() -> list[Any]:
+    """The drivers of ``notification_driver`` (modules or objects with ``notify``), loaded
+    on first use. A driver that cannot be imported is logged and skipped until
+    :func:`_reset_drivers`."""
+    global _drivers
+    if _drivers is None:
+        _drivers = {}
+        for name in _driver_names():
+            add_driver(name)
+    return list(_drivers.values())
+
+
+def add_driver(notification_driver: Any) -> None:
+    """Add a driver at run time: a module path (imported now; an import failure is logged
+    and the driver skipped) or an object with ``notify(context, message)``."""
+    _get_drivers()
+    assert _drivers is not None
+    if isinstance(notification_driver, str):
+        try:
+            _drivers[notification_driver] = _driver_names_module.import_driver(
+                notification_driver)
+        except ImportError:
+            LOG.exception("Failed to load notifier %s. These notifications will not be "
+                          "sent.", notification_driver)
+    else:
+        _drivers[notification_driver] = notification_driver
 
 
 def _reset_drivers() -> None:
     """Forget the loaded drivers (tests, or after changing ``notification_driver``)."""
-    global _drivers_cache
-    _drivers_cache = None
+    global _drivers
+    _drivers = None

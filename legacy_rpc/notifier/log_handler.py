@@ -12,7 +12,7 @@ import logging
 
 from oslo_config import cfg
 
-from legacy_rpc.notifier import _drivers
+from legacy_rpc.notifier import _driver_names
 from legacy_rpc.notifier import api as notifier_api
 
 __all__ = ["PublishErrorsHandler", "publish_errors_opt"]
@@ -26,7 +26,7 @@ _LOG_DRIVER = "legacy_rpc.notifier.log_notifier"
 
 class PublishErrorsHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        if any(_drivers.module_name(name) == _LOG_DRIVER
+        if any(_driver_names.module_name(name) == _LOG_DRIVER
                for name in cfg.CONF.notification_driver):
             return
         try:

@@ -290,7 +290,7 @@ def test_9_9_bus_drivers_reach_new_style_listener(legacy: LegacyEnv, driver: str
 
 def test_9_9_notification_driver_names() -> None:
     """Old driver paths of any project and the new-style names select these drivers."""
-    from legacy_rpc.notifier import _drivers
+    from legacy_rpc.notifier import _driver_names
 
     cases = {"nova.openstack.common.notifier.rpc_notifier": rpc_notifier,
              "nova.notifier.rabbit_notifier": rpc_notifier,
@@ -300,4 +300,4 @@ def test_9_9_notification_driver_names() -> None:
              "noop": no_op_notifier,
              "legacy_rpc.notifier.test_notifier": test_notifier}
     for name, module in cases.items():
-        assert _drivers.import_driver(name) is module, name
+        assert _driver_names.import_driver(name) is module, name

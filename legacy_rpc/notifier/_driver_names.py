@@ -25,6 +25,8 @@ _MODULES = {
     "rpc_notifier": "rpc_notifier",
     "rpc_notifier2": "rpc_notifier2",
     "test_notifier": "test_notifier",
+    "list_notifier": "list_notifier",
+    "capacity_notifier": "capacity_notifier",
     "rabbit_notifier": "rpc_notifier",
 }
 
