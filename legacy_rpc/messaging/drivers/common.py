@@ -66,7 +66,19 @@ ReplyQueue = queue.SimpleQueue  # holds wire.Reply objects, or an exception to r
 
 
 _WAKE = object()  # tells a waiting call to try to become the reader
+
+
+class Undelivered:
+    """Put in a call's reply queue by a driver: the request was not routed (``returned``)
+    or was refused (``nacked``) after the call began waiting; the call publishes it again."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
 READ_SLICE = 0.2   # longest single read by a calling thread, so the reader role moves on
+SETTLE_AFTER = 0.05
+"""A call whose driver did not wait for the request's confirm, and that has no reply after
+this long, has the confirm read (``ReplyStream(settle=)``), so a request that could not be
+routed is published again at once instead of waiting for its timeout."""
 
 
 class ReplyWaiters:
@@ -172,6 +184,13 @@ class ReplyWaiters:
             return
         replies.put(reply)
 
+    def push(self, msg_id: str, item: Any) -> None:
+        """Hand ``item`` to the call waiting on ``msg_id``, if it still waits."""
+        with self._lock:
+            replies = self._queues.get(msg_id)
+        if replies is not None:
+            replies.put(item)
+
     def fail_all(self, exc: BaseException) -> None:
         """Wake every waiting call with ``exc`` (e.g. the reply address was lost)."""
         with self._lock:
@@ -201,8 +220,15 @@ class ReplyStream(Iterator[Any]):
     def __init__(self, waiters: ReplyWaiters | None, replies: ReplyQueue[Any], msg_id: str,
                  *, allowed_remote_exmods: Iterable[str], timeout: float | None,
                  deadline: float | None = None, call_monitor_timeout: float | None = None,
-                 per_value_timeout: bool = False, describe: str = "") -> None:
+                 per_value_timeout: bool = False, describe: str = "",
+                 resend: Callable[[str], None] | None = None,
+                 settle: Callable[[], None] | None = None) -> None:
+        """``resend(kind)`` publishes the request again when an :class:`Undelivered`
+        arrives; ``settle()`` is called once if no reply came within ``SETTLE_AFTER``."""
         self._waiters = waiters
+        self._resend = resend
+        self._settle_hook = settle
+        self._settle = settle  # armed until a reply comes or it ran
         self._replies = replies
         self._msg_id = msg_id
         self._allowed = list(allowed_remote_exmods)
@@ -260,12 +286,22 @@ class ReplyStream(Iterator[Any]):
             self.close()
         return result
 
+    def _get(self, wait: float | None) -> Any:
+        return (self._waiters.next_reply(self._replies, wait) if self._waiters is not None
+                else self._replies.get(timeout=wait))
+
     def _wait(self) -> Any:
         due = [d for d in (self._deadline, self._monitor_deadline) if d is not None]
         wait = max(0.0, min(due) - time.monotonic()) if due else None
         try:
-            return (self._waiters.next_reply(self._replies, wait) if self._waiters is not None
-                    else self._replies.get(timeout=wait))
+            if self._settle is not None and (wait is None or wait > SETTLE_AFTER):
+                try:
+                    return self._get(SETTLE_AFTER)
+                except queue.Empty:
+                    settle, self._settle = self._settle, None
+                    settle()
+                    return self._wait()
+            return self._get(wait)
         except queue.Empty:
             if self._monitor_deadline is not None and (
                     self._deadline is None or self._monitor_deadline < self._deadline):
@@ -284,6 +320,12 @@ class ReplyStream(Iterator[Any]):
             reply = self._wait()
             if isinstance(reply, BaseException):
                 raise reply
+            if isinstance(reply, Undelivered):
+                if self._resend is not None:
+                    self._resend(reply.kind)
+                    self._settle = self._settle_hook
+                continue
+            self._settle = None
             assert isinstance(reply, wire.Reply)
             if self._dedup.seen(reply.unique_id):
                 LOG.debug("Ignoring a duplicate reply to message ID %s", self._msg_id)
@@ -324,16 +366,21 @@ def start_call(waiters: ReplyWaiters, publish: Callable[[dict[str, Any]], None],
                ctxt: dict[str, Any], message: dict[str, Any], *, reply_q: str,
                timeout: float | None, call_monitor_timeout: float | None,
                per_value_timeout: bool, allowed_remote_exmods: Iterable[str],
-               describe: str, deadline: float | None = None) -> ReplyStream:
+               describe: str, deadline: float | None = None,
+               resend: Callable[[dict[str, Any], str], None] | None = None,
+               settle: Callable[[], None] | None = None,
+               msg_id: str | None = None) -> ReplyStream:
     """Send a call and return the stream of its reply values.
 
     The waiter is registered before the request is published, so no reply can be missed;
     the returned stream owns it. ``deadline`` (monotonic; default: ``timeout`` from now)
-    bounds the whole call, sending included.
+    bounds the whole call, sending included. ``resend(body, kind)`` and ``settle()``: for
+    a driver that does not wait for the request's confirm (see ``ReplyStream``), which
+    may choose the ``msg_id`` to know it before the request is built.
     """
     if deadline is None and timeout is not None and not per_value_timeout:
         deadline = time.monotonic() + timeout
-    msg_id = wire.new_id()
+    msg_id = msg_id or wire.new_id()
     body = wire.build_request(ctxt, message, msg_id=msg_id, reply_q=reply_q,
                               call_monitor_timeout=call_monitor_timeout,
                               stream=per_value_timeout)
@@ -347,7 +394,9 @@ def start_call(waiters: ReplyWaiters, publish: Callable[[dict[str, Any]], None],
                        timeout=timeout, deadline=None if per_value_timeout else deadline,
                        call_monitor_timeout=call_monitor_timeout,
                        per_value_timeout=per_value_timeout,
-                       describe=f"{describe}, reply queue {reply_q})")
+                       describe=f"{describe}, reply queue {reply_q})",
+                       resend=None if resend is None else (lambda kind: resend(body, kind)),
+                       settle=settle)
 
 
 def describe_call(target: Any, message: dict[str, Any]) -> str:

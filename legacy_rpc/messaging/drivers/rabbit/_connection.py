@@ -171,6 +171,9 @@ class BrokerConnection:
         self._publish_seq = 0
         self._confirm: bool | None = None
         self._returned: tuple[BaseException, str, str] | None = None
+        # A deferred publish (see ``publish(on_failure=)``) whose confirm is still unread:
+        # the function that reports its failure. At most one per connection.
+        self._pending: Callable[[str], None] | None = None
         # Liveness: when bytes were last seen moving in each direction.
         self._recv_seen = -1
         self._alive_at = 0.0
@@ -288,6 +291,7 @@ class BrokerConnection:
 
     def _drop_channel(self) -> None:
         """Forget the current channel, closing it first if the broker has not."""
+        self._pending = None  # its confirm went with the channel: the outcome is unknown
         channel, self._channel = self._channel, None
         if channel is None:
             return
@@ -309,6 +313,7 @@ class BrokerConnection:
             conn.collect()
 
     def _reset_locked(self) -> None:
+        self._pending = None  # its confirm went with the connection: the outcome is unknown
         conn, self._conn, self._channel = self._conn, None, None
         if conn is not None:
             self._silently_close(conn)
@@ -473,6 +478,7 @@ class BrokerConnection:
             if read:
                 with contextlib.suppress(TimeoutError):
                     self._conn.drain_events(timeout=0)
+                self._report_pending(wait=False, deadline=None)
             self._check_heartbeats(peek=not read)
         except Exception as exc:
             if classify(exc) is None:
@@ -549,15 +555,63 @@ class BrokerConnection:
         if not self._confirm:
             raise amqp.exceptions.MessageNacked()
 
+    def _report_pending(self, wait: bool, deadline: float | None) -> None:
+        """Settle the deferred publish once its confirm is read (waiting for it if
+        ``wait``): a return or a nack is reported to its sender, an ack needs nothing."""
+        report = self._pending
+        if report is None or (not wait and self._confirm is None):
+            return
+        try:
+            self._wait_confirm(deadline)
+        except amqp.exceptions.MessageNacked:
+            self._pending, self._returned = None, None
+            report("nacked")
+            return
+        self._pending = None
+        returned, self._returned = self._returned, None
+        if returned is not None:
+            report("returned")
+
+    def settle(self, deadline: float | None) -> None:
+        """Read the confirm of this connection's deferred publish, if any (see
+        :meth:`publish`); errors are repaired as by :meth:`ensure`, leaving the outcome
+        unknown."""
+        with self.lock:
+            if self._pending is None or self._conn is None:
+                return
+            try:
+                with self._conn.transport.having_timeout(self._io_limit(deadline)):
+                    self._report_pending(wait=True, deadline=deadline)
+            except DeadlineExceeded:
+                return  # still pending: the next user of the connection settles it
+            except Exception as exc:
+                kind = classify(exc)
+                if kind is None:
+                    raise
+                self._repair(kind, exc, "waiting for a publisher confirm")
+
+    @property
+    def unsettled(self) -> bool:
+        """Whether a deferred publish still waits for its confirm to be read."""
+        return self._pending is not None
+
     def publish(self, exchange: Exchange | None, routing_key: str, body: bytes, *,
                 mandatory: bool = False, expiration: float | None = None,
                 declare: Queue | None = None, retry: int | None = None,
-                deadline: float | None = None, resend_unconfirmed: bool = True) -> None:
+                deadline: float | None = None, resend_unconfirmed: bool = True,
+                on_failure: Callable[[str], None] | None = None) -> None:
         """Publish and wait for the broker's confirm.
 
         ``exchange`` is declared first (None: the default exchange); ``declare`` is a queue
         to declare and bind first (store-and-forward for notifications). A mandatory
         message the broker could not route raises ``MessageUndeliverable``.
+
+        With ``on_failure`` the confirm is not waited for (a call's reply proves delivery,
+        so its confirm need not delay it): the publish stays pending on this connection
+        until its confirm is read - by the next publish on it, the heartbeat thread, or
+        :meth:`settle` - and ``on_failure("returned"|"nacked")`` is then called, in that
+        thread, if it was not routed or refused. A lost connection leaves the outcome
+        unknown and calls nothing.
         """
         properties: dict[str, Any] = dict(JSON_PROPERTIES)
         headers: dict[str, Any] = {}
@@ -586,12 +640,16 @@ class BrokerConnection:
             if not self._confirming:
                 channel.confirm_select()
                 self._confirming = True
+            self._report_pending(wait=True, deadline=deadline)  # one unconfirmed at a time
             self._returned = None
             self._confirm = None
             channel.basic_publish(message, exchange=name, routing_key=routing_key,
                                   mandatory=mandatory)
             self._publish_seq += 1  # only once it is sent: the broker numbers what it got
             sent = True
+            if on_failure is not None:
+                self._pending = on_failure
+                return
             try:
                 self._wait_confirm(deadline)
             except amqp.exceptions.MessageNacked:

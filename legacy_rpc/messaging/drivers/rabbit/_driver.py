@@ -20,13 +20,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from legacy_rpc.messaging import wire
 from legacy_rpc.messaging._transport_url import TransportHost
 from legacy_rpc.messaging.drivers import base, common
 from legacy_rpc.messaging.drivers.rabbit._connection import (
+    WAIT_SLICE,
     BrokerConnection,
     ConnectionPlan,
     DeadlineExceeded,
@@ -42,6 +43,7 @@ from legacy_rpc.messaging.drivers.rabbit._listeners import (
 from legacy_rpc.messaging.drivers.rabbit._opts import load_options
 from legacy_rpc.messaging.drivers.rabbit._pool import ConnectionPool, HeartbeatThread
 from legacy_rpc.messaging.drivers.rabbit._replies import ReplyRetrier
+from legacy_rpc.messaging.drivers.rabbit._requests import CallRequest, UnroutablePacing
 from legacy_rpc.messaging.drivers.rabbit._topology import Exchange, Queue, Topology
 from legacy_rpc.messaging.exceptions import (
     InvalidTarget,
@@ -55,8 +57,6 @@ LOG = logging.getLogger(__name__)
 
 __all__ = ["RabbitDriver"]
 
-UNROUTABLE_FIRST_PAUSE = 0.05
-UNROUTABLE_LONGEST_PAUSE = 1.0
 
 
 class RabbitDriver(base.BaseDriver):
@@ -161,71 +161,76 @@ class RabbitDriver(base.BaseDriver):
 
     # ----------------------------------------------------------------- sending
 
+    def _route(self, target: Target) -> tuple[Exchange, str]:
+        """The exchange and routing key of a request to ``target``."""
+        if not target.topic:
+            raise InvalidTarget("A topic is required to send", target)
+        if target.fanout:
+            return self.topology.fanout_exchange(target.topic), ""
+        exchange = self.topology.topic_exchange(self._exchange_name(target))
+        return exchange, f"{target.topic}.{target.server}" if target.server else target.topic
+
+    def _mandatory(self, target: Target, at_least_once: bool) -> bool:
+        """Requests to a topic are mandatory, so that unroutable ones are sent again."""
+        return not target.fanout and (
+            at_least_once or self.options.rabbit_unroutable_retry_timeout > 0)
+
+    def _publish_once(self, target: Target, exchange: Exchange, routing_key: str,
+                      data: bytes, mandatory: bool, retry: int | None,
+                      deadline: float | None, expiration: float | None,
+                      on_failure: Callable[[str], None] | None = None) -> BrokerConnection:
+        """Publish a request on a pooled connection; return that connection."""
+        try:
+            conn = self._pool.get(deadline)
+            try:
+                conn.publish(exchange, routing_key, data, mandatory=mandatory,
+                             expiration=expiration, retry=retry, deadline=deadline,
+                             resend_unconfirmed=False, on_failure=on_failure)
+            finally:
+                self._pool.put(conn)
+            return conn
+        except DeadlineExceeded as exc:
+            raise MessagingTimeout(f"Timed out sending to {target!r}: the broker could "
+                                   f"not be reached in time ({exc})") from exc
+
     def _publish_request(self, target: Target, body: dict[str, Any], transport_options: Any,
                          retry: int | None, deadline: float | None = None,
                          expiration: float | None = None, is_call: bool = False) -> None:
-        """Publish a request and wait for its confirm.
-
-        A request to a topic is published ``mandatory``: one the broker cannot route
-        (its queue does not exist yet, e.g. while servers re-subscribe after a broker
-        restart) is not delivered, so it is published again until it is routed, for up to
-        ``rabbit_unroutable_retry_timeout`` (and never past ``deadline``).
+        """Publish a request and wait for its confirm (see ``_requests``).
 
         A request whose confirm was lost with its connection is not published again (the
         broker may have it, and a second copy could run on another server): a cast raises
         ``PublishOutcomeUnknown`` (a ``MessageDeliveryFailure``), a call waits for its reply.
         """
-        if not target.topic:
-            raise InvalidTarget("A topic is required to send", target)
-        exchange: Exchange
+        exchange, routing_key = self._route(target)
         at_least_once = bool(getattr(transport_options, "at_least_once", False))
-        unroutable_budget = self.options.rabbit_unroutable_retry_timeout
-        if target.fanout:
-            exchange, routing_key, mandatory = self.topology.fanout_exchange(target.topic), \
-                "", False
-        else:
-            exchange = self.topology.topic_exchange(self._exchange_name(target))
-            routing_key = f"{target.topic}.{target.server}" if target.server else target.topic
-            mandatory = at_least_once or unroutable_budget > 0
+        mandatory = self._mandatory(target, at_least_once)
         data = wire.encode_body(body)
-        give_up = time.monotonic() + unroutable_budget
-        if deadline is not None:
-            give_up = min(give_up, deadline)
-        pause = UNROUTABLE_FIRST_PAUSE
+        pacing = UnroutablePacing(self.options.rabbit_unroutable_retry_timeout, deadline)
         while True:
             try:
-                conn = self._pool.get(deadline)
-                try:
-                    conn.publish(exchange, routing_key, data, mandatory=mandatory,
-                                 expiration=expiration, retry=retry, deadline=deadline,
-                                 resend_unconfirmed=False)
-                finally:
-                    self._pool.put(conn)
+                self._publish_once(target, exchange, routing_key, data, mandatory, retry,
+                                   deadline, expiration)
                 return
             except PublishOutcomeUnknown:
                 if is_call:
                     return  # if the request got through, its reply still comes
                 raise
-            except DeadlineExceeded as exc:
-                raise MessagingTimeout(f"Timed out sending to {target!r}: the broker could "
-                                       f"not be reached in time ({exc})") from exc
             except MessageUndeliverable as exc:
                 if at_least_once:
                     raise MessageUndeliverable(exc.exception, exc.exchange, exc.routing_key,
                                                body) from None
-                if time.monotonic() + pause >= give_up:
-                    if deadline is not None and give_up >= deadline:
-                        raise MessagingTimeout(
-                            f"Timed out sending to {target!r}: no queue is bound to "
-                            f"{exchange.name}/{routing_key} (no server listens)") from None
-                    raise MessageDeliveryFailure(
-                        f"Could not deliver to {target!r}: no queue has been bound to "
-                        f"{exchange.name}/{routing_key} for {unroutable_budget:.0f}s (no "
-                        f"server listens; rabbit_unroutable_retry_timeout)") from None
-                LOG.debug("No queue is bound to %s/%s yet; publishing again in %.2fs",
-                          exchange.name, routing_key, pause)
-                time.sleep(pause)  # retry pacing, not synchronisation
-                pause = min(UNROUTABLE_LONGEST_PAUSE, pause * 2)
+                pacing.wait(target, exchange.name, routing_key)
+
+    def _settle(self, conn: BrokerConnection, deadline: float | None) -> None:
+        """Read a call request's confirm on ``conn`` if nobody else is using it (whoever
+        is will read it before publishing); wait at most ``WAIT_SLICE``."""
+        if conn.unsettled and self._pool.take(conn):
+            limit = time.monotonic() + WAIT_SLICE
+            try:
+                conn.settle(limit if deadline is None else min(limit, deadline))
+            finally:
+                self._pool.put(conn)
 
     def send(self, target: Target, ctxt: dict[str, Any], message: dict[str, Any],
              wait_for_reply: bool | None = None, timeout: float | None = None,
@@ -253,18 +258,41 @@ class RabbitDriver(base.BaseDriver):
         if target.fanout:
             raise InvalidTarget("A call cannot be sent to a fanout target", target)
         deadline = time.monotonic() + timeout if timeout is not None else None
-
-        def publish(body: dict[str, Any]) -> None:
-            self._publish_request(target, body, transport_options, retry, deadline,
-                                  expiration=timeout, is_call=True)
-
-        return common.start_call(
-            self._waiters, publish, ctxt, message, reply_q=self._reply_queue(deadline),
+        at_least_once = bool(getattr(transport_options, "at_least_once", False))
+        common_args: dict[str, Any] = dict(
             timeout=timeout, call_monitor_timeout=call_monitor_timeout,
             per_value_timeout=per_value_timeout,
             allowed_remote_exmods=self._allowed_remote_exmods,
             describe=common.describe_call(target, message),
             deadline=None if per_value_timeout else deadline)
+        if at_least_once:  # an unroutable call must fail at once: wait for the confirm
+            def publish(body: dict[str, Any]) -> None:
+                self._publish_request(target, body, transport_options, retry, deadline,
+                                      expiration=timeout, is_call=True)
+
+            return common.start_call(self._waiters, publish, ctxt, message,
+                                     reply_q=self._reply_queue(deadline), **common_args)
+        exchange, routing_key = self._route(target)
+        mandatory = self._mandatory(target, at_least_once)
+
+        def send(body: dict[str, Any],
+                 on_failure: Callable[[str], None]) -> Callable[[], None] | None:
+            try:
+                conn = self._publish_once(target, exchange, routing_key,
+                                          wire.encode_body(body), mandatory, retry, deadline,
+                                          timeout, on_failure=on_failure)
+            except PublishOutcomeUnknown:
+                return None  # if the request got through, its reply still comes
+            return lambda: self._settle(conn, deadline)
+
+        request = CallRequest(
+            self._waiters, wire.new_id(), send,
+            UnroutablePacing(self.options.rabbit_unroutable_retry_timeout, deadline),
+            target, exchange.name, routing_key)
+        return common.start_call(self._waiters, request.publish, ctxt, message,
+                                 reply_q=self._reply_queue(deadline), resend=request.resend,
+                                 settle=request.settle, msg_id=request.msg_id,
+                                 **common_args)
 
     @staticmethod
     def _reply_address(reply_q: str | None, msg_id: str | None) -> tuple[str, Exchange | None]:

@@ -68,6 +68,14 @@ class ConnectionPool:
             self._idle.append(conn)
             self._cond.notify()
 
+    def take(self, conn: BrokerConnection) -> bool:
+        """Take ``conn`` itself if it is idle (give it back with :meth:`put`)."""
+        with self._cond:
+            if self._closed or conn not in self._idle:
+                return False
+            self._idle.remove(conn)
+            return True
+
     def idle_connections(self) -> list[BrokerConnection]:
         with self._cond:
             return list(self._idle)
