@@ -118,7 +118,9 @@ class Amqp1Driver(base.BaseDriver):
         message = Message(body=wire.encode_body(body), inferred=True, durable=durable,
                           content_type="application/json", content_encoding="utf-8")
         if ttl is not None:
-            message.ttl = ttl
+            # The request expires in the broker when its caller stops waiting, not later.
+            remaining_ttl = ttl if deadline is None else deadline - time.monotonic()
+            message.ttl = max(0.001, min(ttl, remaining_ttl))
         future = self.send_connection().send(address, message, retry)
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
