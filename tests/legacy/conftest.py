@@ -1,4 +1,5 @@
-"""Fixtures of the legacy-API suite: every test using ``legacy`` runs on fake and on RabbitMQ.
+"""Fixtures of the legacy-API suite: every test using ``legacy`` runs on fake, on RabbitMQ
+(impl_kombu) and on RabbitMQ's AMQP 1.0 (impl_qpid, the amqp1 driver).
 
 The legacy API reads the global ``cfg.CONF`` (as the original did), so :class:`LegacyEnv`
 sets its options with ``set_override`` and clears them, resets the chosen backend
@@ -24,15 +25,16 @@ from legacy_rpc.messaging.transport import Transport, TransportURL
 from legacy_rpc.notifier import api as notifier_api
 from legacy_rpc.notifier import rpc_notifier, rpc_notifier2  # noqa: F401 - register options
 from legacy_rpc.rpc import _transport_url, _transports, common, dispatcher
-from tests.contract.conftest import FakeRawAccess, RabbitRawAccess, RawAccess
+from tests.contract.conftest import FakeRawAccess, HookRawAccess, RabbitRawAccess, RawAccess
 from tests.helpers import delete_broker_objects
 
 CONF = cfg.CONF
 
-BACKENDS = ["fake", "rabbit"]
+BACKENDS = ["fake", "rabbit", "qpid"]
 LEGACY_BACKEND = {
     "fake": "nova.openstack.common.rpc.impl_fake",
     "rabbit": "nova.openstack.common.rpc.impl_kombu",
+    "qpid": "nova.openstack.common.rpc.impl_qpid",
 }
 TIMEOUT = 10
 
@@ -94,9 +96,26 @@ class LegacyEnv:
         self.set("rpc_response_timeout", TIMEOUT)
         self.set("notification_topics", [f"{self.prefix}-notifications"])
         if rabbit_url is not None:
-            self._set_rabbit_options(rabbit_url)
+            if backend == "qpid":
+                self._set_qpid_options(rabbit_url)
+            else:
+                self._set_rabbit_options(rabbit_url)
             janitor.url = rabbit_url
             janitor.exchanges.add(self.exchange)
+
+    def _set_qpid_options(self, url: str) -> None:
+        """The qpid_* options for the broker of ``url`` (its AMQP 1.0 side: same port).
+
+        qpid-python had no virtual host option: the broker's default vhost is used. AMQP 1.0
+        clients cannot delete queues, so :meth:`close` hands the reply queue to the janitor.
+        """
+        from legacy_rpc.rpc import impl_qpid  # noqa: F401 - registers the qpid options
+
+        host = TransportURL.parse(CONF, url).hosts[0]
+        self.set("qpid_hostname", host.hostname or "127.0.0.1")
+        self.set("qpid_port", host.port or 5672)
+        self.set("qpid_username", host.username or "guest")
+        self.set("qpid_password", host.password or "guest")
 
     def _set_rabbit_options(self, url: str) -> None:
         from legacy_rpc.rpc import impl_kombu  # noqa: F401 - registers the rabbit options
@@ -132,15 +151,24 @@ class LegacyEnv:
         """The process's transport for the configured backend."""
         return _transports.get(CONF, _transport_url.transport_url(CONF))
 
-    def raw(self) -> FakeRawAccess | RabbitRawAccess:
+    def raw(self) -> RawAccess:
         """Raw access to the broker (publish bytes, collect bytes)."""
-        access: FakeRawAccess | RabbitRawAccess
+        access: RawAccess
         if self.rabbit_url is None:
             access = FakeRawAccess(self.transport)
+        elif self.backend == "qpid":
+            access = HookRawAccess(self.transport)
         else:
             access = RabbitRawAccess(self.transport, self.rabbit_url)
         self._raw.append(access)
         return access
+
+    def require_pools(self) -> None:
+        """Skip when the backend cannot give several named queues of one topic a copy each
+        (``create_worker``, ``join_consumer_pool``): impl_qpid on RabbitMQ 3.x's AMQP 1.0."""
+        driver = self.transport._driver
+        if not driver.capabilities.pools:
+            pytest.skip(f"{type(driver).__name__} has no pools (named queues on a topic)")
 
     # ------------------------------------------------------------------ consumers
 
@@ -161,6 +189,11 @@ class LegacyEnv:
     # ------------------------------------------------------------------ teardown
 
     def close(self) -> None:
+        if self.backend == "qpid" and self.rabbit_url is not None:
+            with contextlib.suppress(Exception):
+                reply = getattr(self.transport._driver, "_reply", None)
+                if reply is not None:
+                    self.janitor.queues.add(reply.queue_name)
         for conn in reversed(self._connections):
             with contextlib.suppress(Exception):
                 conn.close()
@@ -176,11 +209,21 @@ class LegacyEnv:
 
 @pytest.fixture(params=BACKENDS)
 def legacy(request: pytest.FixtureRequest, janitor: Janitor) -> Iterator[LegacyEnv]:
-    """The legacy API on ``fake`` (impl_fake) or on RabbitMQ (impl_kombu)."""
-    rabbit_url = request.getfixturevalue("rabbit_url") if request.param == "rabbit" else None
+    """The legacy API on ``fake`` (impl_fake), on RabbitMQ (impl_kombu) or on RabbitMQ's
+    AMQP 1.0 (impl_qpid)."""
+    rabbit_url = (request.getfixturevalue("rabbit_url") if request.param == "rabbit" else
+                  request.getfixturevalue("amqp1_rabbit_url") if request.param == "qpid" else
+                  None)
     env = LegacyEnv(request.param, rabbit_url, janitor)
     yield env
     env.close()
+
+
+@pytest.fixture(scope="session")
+def amqp1_rabbit_url(rabbit_url: str) -> str:
+    """The shared broker for impl_qpid, when python-qpid-proton is installed."""
+    pytest.importorskip("proton", reason="python-qpid-proton (legacy-rpc[amqp1]) is missing")
+    return rabbit_url
 
 
 @pytest.fixture

@@ -157,6 +157,7 @@ class _Pool:
 
 def test_9_2_callback_wrapper_exception_no_wait(legacy: LegacyEnv, context: Any) -> None:
     """ack_on_error=True: a failing callback's message is acknowledged (not redelivered)."""
+    legacy.require_pools()
     legacy.set("rpc_thread_pool_size", 1)
     topic = legacy.topic("pool")
     pool = _Pool(fail_first={"a"})
@@ -171,6 +172,7 @@ def test_9_2_callback_wrapper_exception_no_wait(legacy: LegacyEnv, context: Any)
 
 def test_9_2_callback_wrapper_exception_wait(legacy: LegacyEnv, context: Any) -> None:
     """ack_on_error=False: a failing callback's message is requeued and delivered again."""
+    legacy.require_pools()
     topic = legacy.topic("pool")
     pool = _Pool(fail_first={"a"})
     conn = legacy.connection()
@@ -183,6 +185,7 @@ def test_9_2_callback_wrapper_exception_wait(legacy: LegacyEnv, context: Any) ->
 
 def test_9_2_callback_wrapper_no_exception_wait(legacy: LegacyEnv, context: Any) -> None:
     """ack_on_error=False and a succeeding callback: acknowledged once."""
+    legacy.require_pools()
     legacy.set("rpc_thread_pool_size", 1)
     topic = legacy.topic("pool")
     pool = _Pool()

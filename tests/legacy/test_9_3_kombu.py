@@ -43,6 +43,7 @@ def _pool_collector(recorder: Recorder) -> Any:
 
 def test_9_3_topic_multiple_queues(legacy: LegacyEnv, context: Any) -> None:
     """Workers in two pools (queues) of one topic each get a copy; create_worker."""
+    legacy.require_pools()
     topic = legacy.topic("workers")
     pools = {name: Receiver() for name in ("queue1", "queue2")}
     for name, receiver in pools.items():
@@ -62,6 +63,7 @@ def _dispatcher(receiver: Any) -> Any:
 
 def test_9_3_create_worker(legacy: LegacyEnv, context: Any) -> None:
     """Within one pool each message goes to one worker; calls work on workers too."""
+    legacy.require_pools()
     topic = legacy.topic("workers")
     pool = legacy.queue(f"{topic}-pool.name")
     recorder = Recorder()
@@ -79,6 +81,7 @@ def test_9_3_create_worker(legacy: LegacyEnv, context: Any) -> None:
 def test_9_3_join_consumer_pool_default(legacy: LegacyEnv, context: Any) -> None:
     """Keyword arguments as the original test passed them; the callback gets the message
     dict, context keys included."""
+    legacy.require_pools()
     topic = legacy.topic("pool")
     received: list[dict[str, Any]] = []
     done = threading.Event()
@@ -99,6 +102,7 @@ def test_9_3_join_consumer_pool_default(legacy: LegacyEnv, context: Any) -> None
 
 def test_9_3_join_consumer_pool_no_ack(legacy: LegacyEnv, context: Any) -> None:
     """``ack_on_error=False`` is honoured: a failed message comes back."""
+    legacy.require_pools()
     topic = legacy.topic("pool")
     attempts: list[int] = []
     done = threading.Event()
@@ -135,6 +139,7 @@ def _publish(legacy: LegacyEnv, raw: Any, topic: str, value: Any, exchange: str)
 
 
 def test_9_3_topic_send_receive_exchange_name(legacy: LegacyEnv) -> None:
+    legacy.require_pools()
     topic = legacy.topic("pool")
     exchange = f"{legacy.prefix}-foorbar"
     recorder = _join(legacy, topic, f"{topic}-pool", exchange)
@@ -143,6 +148,7 @@ def test_9_3_topic_send_receive_exchange_name(legacy: LegacyEnv) -> None:
 
 
 def test_9_3_topic_multiple_queues_specify_exchange(legacy: LegacyEnv) -> None:
+    legacy.require_pools()
     topic = legacy.topic("pool")
     exchange = f"{legacy.prefix}-abc"
     recorders = [_join(legacy, topic, f"{topic}-queue{i}", exchange) for i in (1, 2)]
@@ -153,6 +159,7 @@ def test_9_3_topic_multiple_queues_specify_exchange(legacy: LegacyEnv) -> None:
 
 def test_9_3_topic_one_queues_multiple_exchange(legacy: LegacyEnv) -> None:
     """Pools of one topic in two exchanges: each gets what is sent to its own exchange."""
+    legacy.require_pools()
     topic = legacy.topic("pool")
     names = {x: f"{legacy.prefix}-{x}" for x in ("abc", "def")}
     recorders = {x: _join(legacy, topic, f"{topic}-{x}", name) for x, name in names.items()}
