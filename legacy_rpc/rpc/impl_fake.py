@@ -10,9 +10,10 @@ original it has no ``cast_to_server``/``fanout_cast_to_server``.
 
 from __future__ import annotations
 
-from legacy_rpc.rpc import _backend
+from legacy_rpc.rpc import _backend, _connection
 
 __all__ = [
+    "Connection",
     "create_connection",
     "multicall",
     "call",
@@ -32,3 +33,11 @@ cast = _BACKEND.cast
 fanout_cast = _BACKEND.fanout_cast
 notify = _BACKEND.notify
 cleanup = _BACKEND.cleanup
+
+
+class Connection(_connection.BackendConnection):
+    """``Connection(conf, server_params=None)``, made directly as Grizzly-era code did:
+    a legacy connection (as ``create_connection`` gives) with the driver-level methods
+    (``topic_send``, ``declare_topic_consumer``, ``consume``, ...)."""
+
+    backend = _BACKEND

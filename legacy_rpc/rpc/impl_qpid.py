@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
-from legacy_rpc.rpc import _backend, _opts, amqp  # noqa: F401 - amqp registers its options
+from legacy_rpc.rpc import _backend, _connection, _opts, amqp  # noqa: F401 - amqp registers its options
 
 __all__ = [
+    "Connection",
     "qpid_opts",
     "create_connection",
     "multicall",
@@ -40,3 +41,11 @@ cast_to_server = _BACKEND.cast_to_server
 fanout_cast_to_server = _BACKEND.fanout_cast_to_server
 notify = _BACKEND.notify
 cleanup = _BACKEND.cleanup
+
+
+class Connection(_connection.BackendConnection):
+    """``Connection(conf, server_params=None)``, made directly as Grizzly-era code did:
+    a legacy connection (as ``create_connection`` gives) with the driver-level methods
+    (``topic_send``, ``declare_topic_consumer``, ``consume``, ...)."""
+
+    backend = _BACKEND

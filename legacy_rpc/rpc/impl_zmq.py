@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
-from legacy_rpc.rpc import _backend, _opts
+from legacy_rpc.rpc import _backend, _connection, _opts
 
 __all__ = [
+    "Connection",
     "zmq_opts",
     "create_connection",
     "multicall",
@@ -36,3 +37,11 @@ cast = _BACKEND.cast
 fanout_cast = _BACKEND.fanout_cast
 notify = _BACKEND.notify
 cleanup = _BACKEND.cleanup
+
+
+class Connection(_connection.BackendConnection):
+    """``Connection(conf, server_params=None)``, made directly as Grizzly-era code did:
+    a legacy connection (as ``create_connection`` gives) with the driver-level methods
+    (``topic_send``, ``declare_topic_consumer``, ``consume``, ...)."""
+
+    backend = _BACKEND
