@@ -3,7 +3,8 @@
 ``from nova.openstack.common import rpc`` becomes ``from legacy_rpc import rpc``; every call
 site stays as it is. Each function forwards to the backend module that ``rpc_backend``
 names (``impl_kombu`` by default), resolved on first use through the core's driver
-registry, so that configuration files are parsed first; all of it runs on the new-style
+registry, so that configuration files are parsed first, and again only after the
+configuration changed or :func:`cleanup` ran; all of it runs on the new-style
 core (``legacy_rpc.messaging``). ``[DEFAULT] transport_url``, when set, wins over the
 legacy connection options.
 
@@ -21,7 +22,7 @@ from typing import Any
 from oslo_config import cfg
 
 from legacy_rpc.messaging.drivers import registry
-from legacy_rpc.rpc import _backend, _opts, _transport_url, common
+from legacy_rpc.rpc import _backend, _opts, _transport_url, _transports, common
 
 __all__ = [
     "rpc_opts",
@@ -56,7 +57,8 @@ _BACKEND_MODULES = {
 }
 
 _RPCIMPL: Any = None
-"""The backend in use, chosen on first use; tests reset it to None."""
+"""The backend last used (informational: it is chosen again after a configuration change
+or :func:`cleanup`)."""
 
 
 def set_defaults(control_exchange: str) -> None:
@@ -82,12 +84,15 @@ def _load_backend(name: str) -> Any:
         raise
 
 
+_BACKEND = _transports.ConfMemo("backend", lambda conf: _load_backend(str(conf.rpc_backend)))
+
+
 def _get_impl() -> Any:
-    """The backend ``rpc_backend`` names (a module with the conf-first functions)."""
+    """The backend ``rpc_backend`` names (a module with the conf-first functions), chosen
+    once per configuration."""
     global _RPCIMPL
-    if _RPCIMPL is None:
-        _RPCIMPL = _load_backend(str(CONF.rpc_backend))
-    return _RPCIMPL
+    _RPCIMPL = impl = _BACKEND.get(CONF)
+    return impl
 
 
 def get_transport() -> Any:

@@ -2,10 +2,12 @@
 normally an ``RpcDispatcher``) to the core RPC server, which calls ``dispatch(incoming)``.
 
 The method receives an :class:`~legacy_rpc.rpc.amqp.RpcContext` whose ``to_dict()`` is
-exactly the caller's context. Every result is streamed: each value of a generator, or the
-one return value, is its own reply, followed by an empty ending reply, which is the
-legacy reply sequence (spec 4.4): callers that read the result only from a reply without
-``ending`` (every legacy release) get it, and oslo.messaging callers take the last value.
+exactly the caller's context. A caller that streams (every legacy release, and this
+library's ``multicall``) gets each value of a generator, or the one return value, as its
+own reply, followed by an empty ending reply: the legacy reply sequence (spec 4.4). A
+caller that reads one reply (it sends ``_timeout``: oslo.messaging, and this library's
+legacy ``call``) gets one final reply holding the value a legacy ``call`` returned: the
+last of the values the method sent (``ctxt.reply``), yielded or returned, or the failure.
 A ``ClientException`` reaches the caller as the exception it wraps, without an error in
 the server's log (the core's expected-exception path).
 
@@ -64,6 +66,41 @@ def _expected(exc: common.ClientException) -> ExpectedException:
     return expected
 
 
+class _FinalReply:
+    """Takes the place of the request in ``RpcContext.reply`` while a method runs for a
+    caller that reads one final reply: keeps the last value and the failure instead of
+    sending them."""
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.failure: Any = None
+
+    def reply_value(self, value: Any) -> None:
+        self.value = value
+
+    def reply(self, reply: Any = None, failure: Any = None) -> None:
+        if failure is not None and self.failure is None:
+            self.failure = failure
+
+    def outcome(self, ctxt: amqp.RpcContext, result: Any) -> Any:
+        """The final value (the last one sent while the call was open), or raise the
+        failure the method sent."""
+        if inspect.isgenerator(result):
+            for value in LegacyDispatcher._stream(result):
+                if ctxt.msg_id is not None:  # values after an ending reply are dropped
+                    self.value = value
+        elif ctxt.msg_id is not None:
+            self.value = result
+        if self.failure is not None:
+            failure = self.failure
+            if isinstance(failure, BaseException):
+                failure = (type(failure), failure, failure.__traceback__)
+            expected = ExpectedException()
+            expected.exc_info = failure
+            raise expected
+        return self.value
+
+
 class LegacyDispatcher:
     """The dispatcher object a core RPC server needs, in front of a legacy proxy."""
 
@@ -88,19 +125,21 @@ class LegacyDispatcher:
                                        message.get("namespace"), **args)
         return self.proxy.dispatch(ctxt, message.get("version"), method, **args)
 
-    def _context(self, incoming: IncomingMessage) -> amqp.RpcContext:
+    def _context(self, incoming: IncomingMessage, replier: Any) -> amqp.RpcContext:
         values = {k: v for k, v in incoming.ctxt.items() if k not in _CORE_CONTEXT_KEYS}
         values.update(msg_id=incoming.msg_id if getattr(incoming, "wants_reply", False)
                       else None,
                       reply_q=getattr(incoming, "reply_q", None), conf=self.conf,
-                      _replier=incoming)
+                      _replier=replier)
         ctxt: amqp.RpcContext = amqp.RpcContext.from_dict(values)
         return ctxt
 
     def dispatch(self, incoming: IncomingMessage) -> Any:
         message = incoming.message
+        streaming = getattr(incoming, "stream_replies", True)
+        final = None if streaming else _FinalReply()
         common.clear_store()
-        ctxt = self._context(incoming)
+        ctxt = self._context(incoming, incoming if final is None else final)
         ctxt.update_store()
         _state.active = True
         try:
@@ -109,6 +148,8 @@ class LegacyDispatcher:
             raise _expected(exc) from None
         finally:
             _state.active = False
+        if final is not None:
+            return final.outcome(ctxt, result)
         if inspect.isgenerator(result):
             return StreamedResult(self._stream(result))
         return StreamedResult(iter([result]))
