@@ -395,6 +395,12 @@ class Connection(common.Connection):
             if deadline is not None and time.monotonic() >= deadline:
                 return None
 
+    def _topics(self) -> str:
+        with self._lock:
+            consumers = list(self._consumers)
+        return ", ".join(sorted({sub.routing_key for consumer in consumers
+                                 for sub in consumer._subscriptions}))
+
     def iterconsume(self, limit: int | None = None,
                     timeout: float | None = None) -> Iterator[None]:
         """Take the messages of this connection's consumers in the calling thread, and
@@ -418,7 +424,8 @@ class Connection(common.Connection):
                 if taken is None:
                     if self._is_closed():
                         return
-                    raise common.Timeout(f"No message within {timeout}s")
+                    raise common.Timeout(f"No message within {timeout}s", self._topics(),
+                                         "consume")
                 consumer, message = taken
                 consumer._safe_process([message])
             yield None

@@ -187,12 +187,14 @@ def test_iterconsume_yields_once_per_message(legacy: LegacyEnv) -> None:
 
 def test_consume_timeout_is_bounded(legacy: LegacyEnv) -> None:
     conn = _connect(legacy)
-    conn.declare_topic_consumer(legacy.topic(), _collector(Recorder()))
-    conn.declare_fanout_consumer(legacy.topic("fan"), _collector(Recorder()))
+    topics = sorted([legacy.topic(), legacy.topic("fan")])
+    conn.declare_topic_consumer(topics[0], _collector(Recorder()))
+    conn.declare_fanout_consumer(topics[1], _collector(Recorder()))
     started = time.monotonic()
-    with pytest.raises(common.Timeout, match=r"No message within 0\.2s"):
+    with pytest.raises(common.Timeout, match=r"No message within 0\.2s") as caught:
         conn.consume(limit=1, timeout=0.2)
     assert time.monotonic() - started < TIMEOUT
+    assert (caught.value.topic, caught.value.method) == (", ".join(topics), "consume")
 
 
 def test_ack_on_error_false_requeues_for_the_next_consume(legacy: LegacyEnv) -> None:
