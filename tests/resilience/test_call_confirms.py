@@ -9,14 +9,21 @@ import threading
 import time
 from typing import Any
 
+import amqp
 import pytest
 
 import legacy_rpc.messaging as messaging
 from legacy_rpc.messaging.exceptions import MessageDeliveryFailure
-from tests.helpers import wait_for
+from tests.helpers import amqp_params, wait_for
 from tests.infra.inspect import BrokerInspector
 from tests.resilience.conftest import Vhost, rabbitmqctl
-from tests.resilience.test_delivery_invariants import Echo, client_on, server_on
+from tests.resilience.test_delivery_invariants import (
+    Echo,
+    client_on,
+    raw_publish,
+    request,
+    server_on,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -134,3 +141,41 @@ def test_calls_from_threads_leave_no_publish_unconfirmed(vhost: Vhost) -> None:
         pool = client.transport._driver._pool  # type: ignore[attr-defined]
         wait_for(lambda: not any(c.unsettled for c in pool.idle_connections()),
                  timeout=5, message="a request's confirm was never read")
+
+
+def test_a_reply_to_a_queue_declared_late_arrives_soon_in_a_quiet_system(
+        vhost: Vhost) -> None:
+    """The server does not wait for its reply's confirm; when the broker returns the reply
+    (the caller's queue is missing, e.g. while it reconnects) that is noticed within a
+    tick, not at the next heartbeat (15 s with the defaults), and the reply is retried."""
+    topic = f"quiet-{time.time_ns()}"
+    reply_q = f"late-reply-{time.time_ns()}"
+    endpoint = Counting()
+    with server_on(vhost.url, topic, endpoint) as server:
+        driver = server.transport._driver
+        BrokerInspector.for_rabbitmqctl(vhost=vhost.name).wait_queue(topic, timeout=15,
+                                                                     consumers=1)
+        raw_publish(vhost.url, topic, request("echo", _msg_id="m-1", _reply_q=reply_q))
+        # The reply went out to a queue that does not exist yet: either its confirm is
+        # still unread or the broker's return has already been read and handed on.
+        wait_for(lambda: driver._pool.has_unsettled() or len(driver._retrier) == 1,
+                 timeout=10, message="the reply was never published")
+        conn = amqp.Connection(**amqp_params(vhost.url))
+        conn.connect()
+        try:
+            channel = conn.channel()
+            channel.queue_declare(reply_q, auto_delete=True)
+            started = time.monotonic()
+            got: list[Any] = []
+
+            def arrived() -> bool:
+                got.append(channel.basic_get(reply_q, no_ack=True))
+                return got[-1] is not None
+
+            wait_for(arrived, timeout=10, interval=0.05,
+                     message="the returned reply was never retried")
+            assert time.monotonic() - started < 5
+            body = got[-1].body
+            assert "m-1" in (body if isinstance(body, str) else body.decode())
+        finally:
+            conn.close()
