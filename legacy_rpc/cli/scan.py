@@ -24,10 +24,11 @@ def register(subparsers: Any) -> None:
     """Add the ``scan`` subcommand."""
     parser = subparsers.add_parser(
         "scan", help="find legacy rpc usage in a code base",
-        description="Find legacy rpc/notifier imports, calls, consumers, RpcProxy classes "
-                    "and legacy options in config files; report per file and in total, "
-                    "with what to do next. Exit status: 0 nothing legacy, 1 legacy usage "
-                    "found, 2 a file could not be scanned.")
+        description="Find legacy rpc/notifier imports, strings naming legacy modules, calls, "
+                    "consumers, RpcProxy classes and legacy options in config files; "
+                    "report per file and in total, with what to do next. Python 2 files "
+                    "are read at the token level and reported as such. Exit status: 0 "
+                    "nothing legacy, 1 legacy usage found, 2 a file could not be scanned.")
     parser.add_argument("path", metavar="PATH", help="a directory or a file")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--fail-on", choices=FAIL_ON, default="legacy",
@@ -45,7 +46,7 @@ def exit_code(report: Report, fail_on: str = "legacy") -> int:
     if fail_on == "imports":
         return 1 if kinds & (IMPORT_KINDS | {"unknown-option"}) else 0
     if fail_on == "legacy":
-        legacy = kinds or any(r.status == "vendored" for r in report.files)
+        legacy = kinds or any(r.kind in ("vendored", "python2") for r in report.files)
         return 1 if legacy else 0
     return 0
 
@@ -55,6 +56,8 @@ def format_text(report: Report) -> str:
     out: list[str] = []
     for file in report.listed:
         out.append(f"{file.path}: {file.status}")
+        if file.python2:
+            out.append(f"  Python 2 source: {file.python2}")
         if file.error:
             out.append(f"  error: {file.error}")
         for f in file.findings:
@@ -65,8 +68,9 @@ def format_text(report: Report) -> str:
         out.append("")
     totals = report.totals()
     out.append(f"Total: {totals['files_scanned']} files scanned, "
-               f"{totals['files_with_legacy']} with legacy usage, {totals['errors']} "
-               f"could not be scanned; {totals['findings']} findings, {totals['fixable']} "
+               f"{totals['files_with_legacy']} with legacy usage, {totals['python2']} "
+               f"Python 2, {totals['errors']} could not be scanned; "
+               f"{totals['findings']} findings, {totals['fixable']} "
                "fixed by 'legacy-rpc migrate'.")
     for kind, count in totals["by_kind"].items():
         out.append(f"  {kind}: {count} ({KINDS[kind]})")

@@ -10,6 +10,7 @@ __all__ = ["Finding", "KINDS"]
 KINDS = {
     "legacy-import": "import of a legacy package (the drop-in step changes it)",
     "import-opt": "CONF.import_opt/import_group naming a legacy module",
+    "legacy-string": "string naming a legacy module (a mock.patch target, try_import, ...)",
     "rpc-call": "module-level rpc call (call, cast, fanout_cast, multicall, notify, ...)",
     "consumer": "legacy connection/consumer (create_connection, create_consumer, ...)",
     "rpc-proxy": "RpcProxy client class",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["dropin_module", "canonical", "is_vendored_path", "LEGACY_PARENTS"]
+__all__ = ["dropin_module", "canonical", "legacy_root", "LEGACY_PARENTS", "INCUBATOR"]
 
 _OPENSTACK_COMMON = re.compile(
     r"^(?:[A-Za-z_][\w.]*\.)?openstack\.common\.(rpc|notifier|log_handler)((?:\.\w+)*)$")
@@ -45,10 +45,18 @@ def canonical(name: str) -> str | None:
     return dropin[len("legacy_rpc."):]
 
 
-def is_vendored_path(parts: tuple[str, ...]) -> bool:
-    """Whether a file path (its parts) lies inside a vendored legacy package."""
-    for i in range(len(parts) - 2):
-        if parts[i:i + 2] == ("openstack", "common") and parts[i + 2] in (
-                "rpc", "notifier", "log_handler.py"):
-            return True
-    return False
+def legacy_root(module: str) -> str | None:
+    """The legacy package or module a legacy-named ``module`` lies in.
+
+    ``acme.openstack.common.rpc.proxy.RpcProxy`` gives ``acme.openstack.common.rpc``,
+    ``nova.notifier.api`` gives ``nova.notifier``; None for a name that is not legacy.
+    """
+    match = _OPENSTACK_COMMON.match(module) or _NOVA.match(module)
+    if match is None:
+        return None
+    return module[:match.end(1)]
+
+
+INCUBATOR = re.compile(r"(?:^|\.)openstack\.common\.")
+"""The oslo-incubator path: a module there is the incubator's copy unless the tree shows
+otherwise (``nova.rpc`` may be Essex's legacy package or a project's own module)."""

@@ -1,19 +1,25 @@
-"""Legacy rpc/notifier usage in one Python source, found with :mod:`ast`.
+"""Legacy rpc/notifier usage in one Python source.
 
-Names are resolved through the module's imports, so ``rpc.call`` counts only when ``rpc``
-is a legacy (or drop-in ``legacy_rpc``) rpc module, whatever it is called locally.
+Imports and strings naming legacy modules come from the drop-in plan (:mod:`.plan`), so
+scan reports exactly what ``migrate`` changes, as fixable findings. Use sites (calls,
+``RpcProxy`` classes, consumers) are found with :mod:`ast` in Python 3 source, and from
+tokens in Python 2 source. Names are resolved through the module's imports, so
+``rpc.call`` counts only when ``rpc`` is a legacy (or drop-in ``legacy_rpc``) rpc module,
+whatever it is called locally.
 """
 
 from __future__ import annotations
 
 import ast
 
-from legacy_rpc.migration import names
+from legacy_rpc.migration import imports, names
 from legacy_rpc.migration.findings import Finding
+from legacy_rpc.migration.lexer import Token
+from legacy_rpc.migration.plan import Plan, plan_source
+from legacy_rpc.migration.resolve import Resolve, by_name
+from legacy_rpc.migration.rewriter import python_version
 
-__all__ = ["scan_source", "ADVICE"]
-
-_GUIDE = "migration_guide/call_mapping.md"
+__all__ = ["scan_source", "scan_python", "ADVICE"]
 
 ADVICE: dict[str, tuple[str, str]] = {
     "rpc.call": ("rpc-call", "RPCClient(transport, Target(topic=...)).call(ctxt, method, **args)"),
@@ -55,105 +61,104 @@ def _line(lines: list[str], lineno: int) -> str:
     return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
 
 
-class _Visitor(ast.NodeVisitor):
-    def __init__(self, lines: list[str]) -> None:
+class _Uses:
+    """Use sites, given the bindings of the module's imports."""
+
+    def __init__(self, lines: list[str], resolve: Resolve) -> None:
         self.lines = lines
+        self.resolve = resolve
         self.bindings: dict[str, str] = {}
         self.findings: list[Finding] = []
 
-    def add(self, node: ast.AST, kind: str, advice: str, fixable: bool = False) -> None:
-        lineno, col = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
-        self.findings.append(Finding(lineno, col + 1, kind, _line(self.lines, lineno),
-                                     advice, fixable))
+    def bind(self, plan: Plan) -> None:
+        for stmt in plan.statements:
+            for alias in stmt.aliases:
+                if stmt.is_from and not stmt.level and alias.name != "*":
+                    self.bindings[alias.asname or alias.name] = f"{stmt.module}.{alias.name}"
+                elif not stmt.is_from:
+                    head = alias.name.split(".")[0]
+                    self.bindings[alias.asname or head] = alias.name if alias.asname else head
 
-    def resolve(self, node: ast.expr) -> str | None:
+    def add(self, line: int, col: int, kind: str, advice: str) -> None:
+        self.findings.append(Finding(line, col, kind, _line(self.lines, line), advice))
+
+    def legacy(self, dotted: str | None) -> str | None:
+        """``rpc.call`` for a dotted name under a legacy (or drop-in) package."""
+        if not dotted:
+            return None
+        if dotted.startswith("legacy_rpc."):
+            return names.canonical(dotted)
+        dropin = self.resolve(dotted).dropin
+        return dropin[len("legacy_rpc."):] if dropin else None
+
+    def resolved(self, parts: list[str]) -> str | None:
+        base = self.bindings.get(parts[0])
+        return ".".join([base, *parts[1:]]) if base else None
+
+    # Python 3: ast -------------------------------------------------------------------
+    def dotted(self, node: ast.expr) -> list[str] | None:
         if isinstance(node, ast.Name):
-            return self.bindings.get(node.id)
+            return [node.id]
         if isinstance(node, ast.Attribute):
-            base = self.resolve(node.value)
-            return f"{base}.{node.attr}" if base else None
+            base = self.dotted(node.value)
+            return [*base, node.attr] if base else None
         return None
 
-    # imports -------------------------------------------------------------------------
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            if alias.asname:
-                self.bindings[alias.asname] = alias.name
-            else:
-                head = alias.name.split(".")[0]
-                self.bindings[head] = head
-            dropin = names.dropin_module(alias.name)
-            if dropin is None:
-                continue
-            if alias.asname:
-                self.add(node, "legacy-import", f"import {dropin} as {alias.asname}", True)
-            else:
-                self.add(node, "legacy-import",
-                         f"import {dropin} as <name>, then use that name in place of "
-                         f"{alias.name} (not done automatically)")
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        module = node.module or ""
-        for alias in node.names:
-            if node.level == 0:
-                self.bindings[alias.asname or alias.name] = f"{module}.{alias.name}"
-        if node.level:
-            return
-        dropin = names.dropin_module(module)
-        if dropin is not None:
-            imported = ", ".join(f"{a.name} as {a.asname}" if a.asname else a.name
-                                 for a in node.names)
-            self.add(node, "legacy-import", f"from {dropin} import {imported}", True)
-            return
-        if names.LEGACY_PARENTS.match(module):
-            moved = [(str(names.dropin_module(f"{module}.{a.name}")), a) for a in node.names
-                     if names.dropin_module(f"{module}.{a.name}")]
-            if moved:
-                advice = "; ".join(f"from {dropin.rpartition('.')[0]} import {a.name}"
-                                   + (f" as {a.asname}" if a.asname else "")
-                                   for dropin, a in moved)
-                self.add(node, "legacy-import", advice, True)
-
-    # uses ----------------------------------------------------------------------------
-    def check_class(self, node: ast.ClassDef) -> None:
-        for base in node.bases:
-            legacy = names.canonical(self.resolve(base) or "")
+    def check_node(self, node: ast.AST) -> None:
+        if isinstance(node, ast.ClassDef):
+            for base in node.bases:
+                legacy = self.legacy(self.resolved(self.dotted(base) or [""]))
+                if legacy in ADVICE:
+                    kind, advice = ADVICE[legacy]
+                    self.add(node.lineno, node.col_offset + 1, kind,
+                             f"class {node.name}: {advice}")
+        elif isinstance(node, ast.Call):
+            legacy = self.legacy(self.resolved(self.dotted(node.func) or [""]))
+            func = node.func
             if legacy in ADVICE:
                 kind, advice = ADVICE[legacy]
-                self.add(node, kind, f"class {node.name}: {advice}")
+                self.add(node.lineno, node.col_offset + 1, kind, advice)
+            elif isinstance(func, ast.Attribute) and func.attr in _CONSUMER_METHODS:
+                self.add(node.lineno, node.col_offset + 1, "consumer",
+                         _CONSUMER_METHODS[func.attr])
 
-    def check_call(self, node: ast.Call) -> None:
-        legacy = names.canonical(self.resolve(node.func) or "")
-        func = node.func
+    # Python 2: tokens ----------------------------------------------------------------
+    def check_chain(self, chain: list[Token], after: Token | None) -> None:
+        parts = [t.text for t in chain]
+        legacy = self.legacy(self.resolved(parts))
+        start = chain[0]
         if legacy in ADVICE:
             kind, advice = ADVICE[legacy]
-            self.add(node, kind, advice)
-        elif isinstance(func, ast.Attribute) and func.attr in _CONSUMER_METHODS:
-            self.add(node, "consumer", _CONSUMER_METHODS[func.attr])
-        elif isinstance(func, ast.Attribute) and func.attr in ("import_opt", "import_group"):
-            self._import_opt(node)
-
-    def _import_opt(self, node: ast.Call) -> None:
-        if len(node.args) < 2:
-            return
-        arg = node.args[1]
-        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-            dropin = names.dropin_module(arg.value)
-            if dropin is not None:
-                self.add(node, "import-opt", f"'{dropin}'", True)
+            self.add(start.line, start.col, kind, advice)
+        elif (len(parts) > 1 and parts[-1] in _CONSUMER_METHODS and after is not None
+              and after.text == "("):
+            self.add(start.line, start.col, "consumer", _CONSUMER_METHODS[parts[-1]])
 
 
-def scan_source(source: str, filename: str = "<source>") -> list[Finding]:
+def scan_python(source: str, filename: str = "<source>",
+                resolve: Resolve = by_name) -> tuple[list[Finding], str | None]:
+    """Findings in ``source`` by line, and why it is Python 2 (None for Python 3).
+
+    :raises SyntaxError: it is neither Python 3 nor recognisably Python 2 source.
+    """
+    python2 = python_version(source, filename)
+    plan = plan_source(source, resolve)
+    lines = source.splitlines()
+    findings = [Finding(i.line, i.col, i.kind, i.code, i.advice, i.fixable)
+                for i in plan.items]
+    uses = _Uses(lines, resolve)
+    uses.bind(plan)
+    if python2 is None:
+        for node in ast.walk(ast.parse(source, filename=filename)):
+            uses.check_node(node)
+    else:
+        for chain, after in imports.chains(plan.code, plan.import_tokens):
+            uses.check_chain(chain, after)
+    findings += uses.findings
+    return sorted(findings, key=lambda f: (f.line, f.col)), python2
+
+
+def scan_source(source: str, filename: str = "<source>",
+                resolve: Resolve = by_name) -> list[Finding]:
     """Findings in ``source``, by line. :raises SyntaxError: it does not parse."""
-    tree = ast.parse(source, filename=filename)
-    visitor = _Visitor(source.splitlines())
-    nodes = list(ast.walk(tree))
-    for node in nodes:  # bindings first: imports anywhere in the module
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            visitor.visit(node)
-    for node in nodes:
-        if isinstance(node, ast.ClassDef):
-            visitor.check_class(node)
-        elif isinstance(node, ast.Call):
-            visitor.check_call(node)
-    return sorted(visitor.findings, key=lambda f: (f.line, f.col))
+    return scan_python(source, filename, resolve)[0]

@@ -11,6 +11,17 @@ import pytest
 from legacy_rpc.cli import main
 
 SAMPLE_TREE = Path(__file__).parent / "sample_tree"
+OLD_TREES = Path(__file__).parent / "old_trees"
+"""Python 2 trees: ``essex`` (nova/rpc/ is the legacy implementation) and ``havana``
+(nova/rpc.py and nova/notifier.py are the project's own shims over oslo.messaging)."""
+
+ESSEX_RPC = (
+    "# nova/rpc/__init__.py of an Essex-style tree: the legacy implementation\n"
+    "def create_connection(new=True):\n    pass\n\n"
+    "def call(context, topic, msg, timeout=None):\n    pass\n\n"
+    "def cast(context, topic, msg):\n    pass\n\n"
+    "def multicall(context, topic, msg, timeout=None):\n    pass\n")
+"""Enough of a legacy rpc package to be judged the legacy implementation."""
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -20,6 +31,14 @@ def tree(tmp_path: Path) -> Path:
     """A fresh copy of the sample legacy project "acme"."""
     target = tmp_path / "acme-project"
     shutil.copytree(SAMPLE_TREE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.fixture
+def old_trees(tmp_path: Path) -> Path:
+    """A fresh copy of the Python 2 trees (``essex``, ``havana``)."""
+    target = tmp_path / "old"
+    shutil.copytree(OLD_TREES, target, ignore=shutil.ignore_patterns("__pycache__"))
     return target
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from legacy_rpc.migration.rewriter import rewrite_source
-from tests.migration.conftest import SAMPLE_TREE, Run, broken_files
+from tests.migration.conftest import ESSEX_RPC, SAMPLE_TREE, Run, broken_files
 
 
 def _texts(root: Path) -> dict[Path, bytes]:
@@ -28,7 +28,8 @@ def test_diff_without_write_changes_nothing(tree: Path, run: Run) -> None:
     assert "\n+from legacy_rpc.rpc import common as rpc_common\n" in out
     assert "+import legacy_rpc.rpc.proxy as rpc_proxy\n" in out
     assert "+CONF.import_opt('notification_topics', 'legacy_rpc.notifier.rpc_notifier')" in out
-    assert "would rewrite 4 file(s); 0 left untouched" in err
+    assert "would rewrite 5 file(s); 0 left untouched" in err
+    assert "+    @mock.patch('legacy_rpc.rpc.call')\n" in out
     assert "openstack/common" not in "".join(
         line for line in out.splitlines(keepends=True) if line.startswith(("---", "+++")))
 
@@ -86,7 +87,7 @@ def test_bad_files_are_left_untouched(tree: Path, run: Run) -> None:
     assert f"{files['syntax']}: left untouched: syntax error at line 2: invalid syntax" in err
     assert f"{files['dangling']}: left untouched: cannot read" in err
     assert f"{files['undecodable']}: left untouched: cannot decode" in err
-    assert "rewrote 4 file(s); 3 left untouched because of errors" in err
+    assert "rewrote 5 file(s); 3 left untouched because of errors" in err
     assert files["syntax"].read_bytes() == syntax_before
     assert files["undecodable"].read_bytes() == latin_before
 
@@ -96,7 +97,11 @@ def test_missing_path(tmp_path: Path, run: Run) -> None:
     assert code == 2 and "no such file or directory" in err
 
 
-def test_mixed_and_manual_imports(tmp_path: Path, run: Run) -> None:
+def test_mixed_and_plain_imports(tmp_path: Path, run: Run) -> None:
+    essex = tmp_path / "nova" / "rpc"
+    essex.mkdir(parents=True)
+    (tmp_path / "nova" / "__init__.py").write_text("")
+    (essex / "__init__.py").write_text(ESSEX_RPC)
     source = tmp_path / "mod.py"
     source.write_text(
         "import nova.rpc\n"
@@ -104,20 +109,23 @@ def test_mixed_and_manual_imports(tmp_path: Path, run: Run) -> None:
         "from nova.openstack.common.rpc import (common,\n"
         "                                       proxy)\n"
         "if True:\n"
-        "    from nova import exception, rpc as nova_rpc\n")
+        "    from nova import exception, rpc as nova_rpc\n"
+        "nova.rpc.cast(None, 'topic', {'method': 'f'})  # nova.rpc.cast\n"
+        "NotFound = nova.exception.NotFound\n")
     code, _, err = run("migrate", str(source), "--write")
     assert code == 0
     assert source.read_text() == (
-        "import nova.rpc\n"
+        "import nova, legacy_rpc.rpc\n"  # 'nova' is still used: kept bound
         "from nova.openstack.common import log as logging\n"
         "from legacy_rpc import rpc  # mixed\n"
         "from legacy_rpc.rpc import (common,\n"
         "                                       proxy)\n"
         "if True:\n"
         "    from nova import exception\n"
-        "    from legacy_rpc import rpc as nova_rpc\n")
-    assert f"{source}:1: change by hand: 'import nova.rpc' binds 'nova'" in err
-    assert "1 import(s) to change by hand" in err
+        "    from legacy_rpc import rpc as nova_rpc\n"
+        "legacy_rpc.rpc.cast(None, 'topic', {'method': 'f'})  # nova.rpc.cast\n"
+        "NotFound = nova.exception.NotFound\n")
+    assert "0 import(s) to change by hand" in err
 
 
 def test_rewrite_keeps_crlf_and_other_code() -> None:
@@ -138,3 +146,17 @@ def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
         shell=True, capture_output=True, text=True, timeout=60, check=False)
     assert "Traceback" not in pipeline.stderr
     assert pipeline.stdout.startswith("---")
+
+
+def test_rewritten_patch_targets_take_effect(tree: Path, run: Run) -> None:
+    """The sample's unit checks patch 'acme.openstack.common.rpc.call' by name: once the
+    strings are rewritten with the imports, the patches hit the code under test."""
+    assert run("migrate", str(tree), "--write")[0] == 0
+    checks = (tree / "acme" / "tests" / "widget_checks.py").read_text()
+    assert "@mock.patch('legacy_rpc.rpc.proxy.RpcProxy.cast')" in checks
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), *sys.path])}
+    proc = subprocess.run([sys.executable, "-m", "unittest", "-v", "acme.tests.widget_checks"],
+                          cwd=tree, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "Ran 3 tests" in proc.stderr and "OK" in proc.stderr

@@ -21,7 +21,12 @@ def test_report_per_file_and_total(tree: Path, run: Run) -> None:
     assert "etc/acme/acme.conf: legacy-config" in out
     assert "rpc-backend: [DEFAULT] rpc_backend" in out
     assert "acme/openstack/common/rpc: vendored" in out
-    assert "Total: 12 files scanned, 7 with legacy usage, 0 could not be scanned" in out
+    assert "nova/rpc: vendored" in out  # the Essex package is the legacy implementation
+    assert "30:41 legacy-string: self.assertIsNotNone(try_import('acme.openstack.common.rpc'))" \
+        in out
+    assert "-> 'legacy_rpc.rpc.proxy.RpcProxy.cast' [migrate fixes it]" in out
+    assert ("Total: 16 files scanned, 9 with legacy usage, 0 Python 2, 0 could not be "
+            "scanned; 41 findings, 13 fixed by 'legacy-rpc migrate'.") in out
     assert f"1. run: legacy-rpc migrate {tree} --write" in out
     # Options that are not about messaging are not reported.
     assert "[database]" not in out and "debug" not in out
@@ -32,13 +37,14 @@ def test_json_schema(tree: Path, run: Run) -> None:
     data = json.loads(out)
     assert code == data["exit_code"] == 1
     assert data["schema"] == 1 and data["root"] == str(tree)
-    assert set(data["totals"]) == {"files_scanned", "files_with_legacy", "errors", "findings",
-                                   "fixable", "by_kind", "by_status"}
+    assert set(data["totals"]) == {"files_scanned", "files_with_legacy", "errors", "python2",
+                                   "findings", "fixable", "by_kind", "by_status"}
     assert data["totals"]["by_kind"]["legacy-import"] == 8
     assert data["totals"]["by_kind"]["consumer"] == 5
+    assert data["totals"]["by_kind"]["legacy-string"] == 3
     files = {f["path"]: f for f in data["files"]}
     service = files["acme/service.py"]
-    assert set(service) == {"path", "kind", "status", "error", "next", "findings"}
+    assert set(service) == {"path", "kind", "status", "error", "python2", "next", "findings"}
     assert service["status"] == "legacy-imports" and service["error"] is None
     first = service["findings"][0]
     assert set(first) == {"line", "col", "kind", "code", "advice", "fixable"}

@@ -1,0 +1,1 @@
+# Essex-era nova package (test data).

@@ -1,0 +1,1 @@
+# Havana-era nova package (test data).

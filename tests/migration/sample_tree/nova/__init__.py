@@ -1,0 +1,1 @@
+# An Essex-era nova, vendored by acme for its scheduler client (truncated sample).
