@@ -3,7 +3,8 @@
 Legacy packages are ``<project>.openstack.common.rpc`` and ``.notifier`` (any project
 prefix, or none), ``<project>.openstack.common.log_handler``, and the very old
 ``nova.rpc`` and ``nova.notifier``. Their drop-ins are ``legacy_rpc.rpc``,
-``legacy_rpc.notifier`` and ``legacy_rpc.notifier.log_handler``.
+``legacy_rpc.notifier`` and ``legacy_rpc.notifier.log_handler``. A name that looks legacy
+may still be a project's own module: :mod:`.resolve` decides from the tree.
 """
 
 from __future__ import annotations
