@@ -6,17 +6,19 @@ the legacy implementation. The module is looked up from the importing file's dir
 upwards (as ``sys.path`` would find the project's packages) and judged by what it
 defines: the legacy rpc functions (``call``, ``cast``, ``multicall``, ...), the legacy
 notifier API (``notify``, ``publisher_id``, ...) or ``PublishErrorsHandler``, and no import
-of a maintained core (oslo.messaging or legacy_rpc).
+of a maintained core (oslo.messaging or legacy_rpc) or of another copy of the same legacy
+package (a project's wrapper over its vendored copy).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from legacy_rpc.migration import lexer, names
+from legacy_rpc.migration import imports, lexer, names
 
 __all__ = ["Verdict", "Resolve", "by_name", "TreeResolver", "is_legacy_implementation",
            "module_facts"]
@@ -58,16 +60,28 @@ def module_facts(text: str) -> tuple[frozenset[str], frozenset[str]]:
         if token.col == 1 and token.text in ("def", "class"):
             defined.add(tokens[i + 1].text)
         elif token.text in ("import", "from"):
-            dotted = []
-            for nxt in tokens[i + 1:]:
-                if nxt.kind == lexer.NAME and nxt.text not in ("import", "as"):
-                    dotted.append(nxt.text)
-                elif nxt.text != ".":
-                    break
-            imported.add(".".join(dotted))
-            if token.text == "from" and dotted == ["oslo"]:
-                imported.add("oslo.messaging")  # from oslo import messaging (or anything)
+            stmt = list(itertools.takewhile(lambda t: t.kind != lexer.NEWLINE, tokens[i:]))
+            parsed = imports.parse_import(stmt)
+            if parsed is None or parsed.level:
+                continue
+            for alias in parsed.aliases:
+                if parsed.is_from:
+                    imported.update((parsed.module, f"{parsed.module}.{alias.name}"))
+                else:
+                    imported.add(alias.name)
     return frozenset(defined), frozenset(imported)
+
+
+def _wraps(module: str, kind: str, own: tuple[str, ...]) -> bool:
+    """Whether importing ``module`` shows a wrapper: a maintained core, or another copy of
+    the same legacy package (a project's ``common/rpc.py`` over its vendored rpc)."""
+    if any(module == core or module.startswith(core + ".") for core in _CORES):
+        return True
+    root = names.legacy_root(module)
+    if root is None or root.rpartition(".")[2] != kind:
+        return False
+    parts = tuple(root.split("."))
+    return own[-len(parts):] != parts
 
 
 def _read(path: Path) -> str:
@@ -82,11 +96,11 @@ def is_legacy_implementation(path: Path, kind: str) -> bool:
     """Whether the package directory or module file ``path`` is a legacy ``kind``
     (``rpc``, ``notifier`` or ``log_handler``) implementation, judged by its content."""
     files = [path / "__init__.py", path / "api.py"] if path.is_dir() else [path]
+    own = path.parts if path.is_dir() else path.with_suffix("").parts
     defined: set[str] = set()
     for file in files:
         file_defined, imported = module_facts(_read(file))
-        if any(module == core or module.startswith(core + ".")
-               for module in imported for core in _CORES):
+        if any(_wraps(module, kind, own) for module in imported):
             return False
         defined |= file_defined
     if kind == "rpc":

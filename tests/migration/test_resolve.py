@@ -44,6 +44,16 @@ def _write(root: Path, files: dict[str, str]) -> None:
     ({"log_handler.py": "import logging\nclass PublishErrorsHandler(logging.Handler):\n"
                         "    pass\n"}, "log_handler.py", "log_handler", True),
     ({"rpc/__init__.py": "# empty\n"}, "rpc", "rpc", False),
+    # A project's wrapper over its vendored copy is not the implementation either...
+    ({"heat/common/rpc.py": "from heat.openstack.common import rpc as _rpc\n"
+                            + ESSEX_RPC}, "heat/common/rpc.py", "rpc", False),
+    # ...while the copy may import its own modules and other incubator modules.
+    ({"nova/rpc/__init__.py": "from nova.rpc import common\nfrom nova import flags\n"
+                              "from oslo.config import cfg\n" + ESSEX_RPC},
+     "nova/rpc", "rpc", True),
+    ({"x/openstack/common/log_handler.py":
+      "from x.openstack.common import notifier\nclass PublishErrorsHandler(object):\n"
+      "    pass\n"}, "x/openstack/common/log_handler.py", "log_handler", True),
 ])
 def test_judged_by_content(tmp_path: Path, files: dict[str, str], target: str, kind: str,
                            legacy: bool) -> None:
