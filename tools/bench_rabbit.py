@@ -2,7 +2,7 @@
 """RabbitMQ benchmark: legacy-rpc, oslo.messaging and raw py-amqp on the same broker.
 
     .venv/bin/python tools/bench_rabbit.py [--url rabbit://guest:guest@127.0.0.1:5672/]
-        [--duration 5] [--only legacy-rpc,oslo,raw] [--scenarios call,call4,cast,notify]
+        [--duration 5] [--only legacy-rpc,legacy-api,oslo,raw] [--scenarios call,call4,cast,notify]
         [--json FILE] [--profile cprofile|py-spy --profile-dir DIR] [--legacy-rpc-src DIR]
 
 Scenarios, for each implementation in turn (never two at once):
@@ -333,7 +333,7 @@ def worker_cmd(args: argparse.Namespace, role: str, impl: str, scenario: str, to
            "--url", args.url, "--topic", topic, "--duration", str(args.duration),
            "--warmup", str(args.warmup), "--payload", str(args.payload),
            "--threads", str(args.threads)]
-    if args.legacy_rpc_src and impl == "legacy-rpc":
+    if args.legacy_rpc_src and impl in ("legacy-rpc", "legacy-api"):
         cmd += ["--src", args.legacy_rpc_src]
     if profile_base is not None and args.profile == "cprofile":
         cmd += ["--cprofile", f"{profile_base}_{role}.pstats"]

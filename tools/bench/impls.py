@@ -4,6 +4,11 @@
   ``get_rpc_client``, ``get_rpc_server(executor='threading')``, ``Notifier(driver=
   'messagingv2')``, ``get_notification_listener``) from ``legacy_rpc.messaging`` or
   ``oslo_messaging``, with default options (publisher confirms are on in both).
+- ``legacy-api``: legacy-rpc driven through the legacy ``openstack.common.rpc`` API, as a
+  2013 service: ``rpc.create_connection()``, ``create_consumer(topic, RpcDispatcher([...]))``,
+  ``consume_in_thread()`` on the server; ``rpc.call``/``rpc.cast`` with the legacy
+  ``rabbit_*`` options on the client; the legacy notifier (``rpc_notifier2``) to a
+  new-style listener for notifications.
 - ``raw``: hand-written request/reply on plain py-amqp, the floor. The server consumes a
   queue (manual ack, as both libraries ack requests) and publishes each reply to the
   caller's ``reply_to`` queue on the default exchange. A caller publishes with a
@@ -29,7 +34,7 @@ from bench.ipc import Tally
 
 __all__ = ["IMPLS", "Impl", "Op", "make_impl"]
 
-IMPLS = ("legacy-rpc", "oslo", "raw")
+IMPLS = ("legacy-rpc", "legacy-api", "oslo", "raw")
 SERVER_NAME = "bench-server"
 CALL_TIMEOUT = 10.0
 CTXT = {"user_id": "bench", "project_id": "bench", "request_id": "req-bench"}
@@ -146,6 +151,94 @@ class ApiImpl:
             self._transport.cleanup()
 
 
+# ------------------------------------------------------------------ the legacy API
+
+class LegacyManager:
+    """A 2013-style manager: methods take the context and the message's args."""
+
+    RPC_API_VERSION = "1.0"
+
+    def __init__(self, tally: Tally) -> None:
+        self._tally = tally
+
+    def echo(self, context: Any, data: str, m: bool) -> str:
+        self._tally.hit(m)
+        return data
+
+    def count(self, context: Any, data: str, m: bool) -> None:
+        self._tally.hit(m)
+
+
+class LegacyApiImpl:
+    """legacy-rpc through the legacy API, configured by the legacy options."""
+
+    def __init__(self, url: str) -> None:
+        from oslo_config import cfg
+
+        from legacy_rpc import rpc
+        from legacy_rpc.rpc import impl_kombu  # noqa: F401 - registers the rabbit options
+
+        self.rpc: Any = rpc
+        self.conf = cfg.CONF
+        self.conf(args=[], project="bench", default_config_files=[], default_config_dirs=[])
+        parsed = urllib.parse.urlsplit(url)
+        for name, value in (
+                ("rpc_backend", "nova.openstack.common.rpc.impl_kombu"),
+                ("rabbit_host", parsed.hostname or "127.0.0.1"),
+                ("rabbit_port", parsed.port or 5672),
+                ("rabbit_userid", urllib.parse.unquote(parsed.username or "guest")),
+                ("rabbit_password", urllib.parse.unquote(parsed.password or "guest")),
+                ("rabbit_virtual_host",
+                 urllib.parse.unquote(parsed.path[1:]) if len(parsed.path) > 1 else "/")):
+            self.conf.set_override(name, value)
+        self.url = url
+        self._conn: Any = None
+        self._api: ApiImpl | None = None
+
+    def start_rpc_server(self, topic: str, tally: Tally) -> None:
+        from legacy_rpc.rpc import dispatcher
+
+        self._conn = self.rpc.create_connection(new=True)
+        self._conn.create_consumer(topic, dispatcher.RpcDispatcher([LegacyManager(tally)]),
+                                   fanout=False)
+        self._conn.consume_in_thread()
+
+    def start_listener(self, topic: str, tally: Tally) -> None:
+        self._api = ApiImpl("legacy_rpc.messaging", self.url)
+        self._api.start_listener(topic, tally)
+
+    def stop_server(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._api is not None:
+            self._api.stop_server()
+        self.rpc.cleanup()
+
+    def make_op(self, kind: str, topic: str) -> Op:
+        rpc = self.rpc
+        if kind == "notify":
+            from legacy_rpc.notifier import api as notifier_api
+            from legacy_rpc.notifier import rpc_notifier2  # noqa: F401 - registers its options
+
+            self.conf.set_override("notification_driver",
+                                   ["nova.openstack.common.notifier.rpc_notifier2"])
+            self.conf.set_override("topics", [topic], group="rpc_notifier2")
+            return lambda data, m: notifier_api.notify(CTXT, "bench.client", "bench.event",
+                                                       "INFO", {"data": data, "m": m})
+        if kind == "call":
+            return lambda data, m: rpc.call(CTXT, topic, {"method": "echo",
+                                                         "args": {"data": data, "m": m}},
+                                            timeout=CALL_TIMEOUT)
+        return lambda data, m: rpc.cast(CTXT, topic, {"method": "count",
+                                                     "args": {"data": data, "m": m}})
+
+    def reply_queues(self) -> list[str]:
+        return []  # the legacy transports' reply queues expire by themselves
+
+    def close_client(self) -> None:
+        self.rpc.cleanup()
+
+
 # ------------------------------------------------------------------ raw py-amqp
 
 class RawImpl:
@@ -164,6 +257,8 @@ class RawImpl:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._server_conn: Any = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
 
     def _connect(self, confirm: bool) -> Any:
         conn = self.amqp.Connection(host=self._host, userid=self._user,
@@ -214,7 +309,7 @@ class RawImpl:
 
     def _start(self, queue: str, tally: Tally, binding: tuple[str, str] | None) -> None:
         self._ready = threading.Event()
-        self._error: BaseException | None = None
+        self._error = None
         self._thread = threading.Thread(target=self._serve, args=(queue, tally, binding),
                                         name="raw-server", daemon=True)
         self._thread.start()
@@ -298,6 +393,8 @@ class RawCaller:
 def make_impl(name: str, url: str) -> Impl:
     if name == "legacy-rpc":
         return ApiImpl("legacy_rpc.messaging", url)
+    if name == "legacy-api":
+        return LegacyApiImpl(url)
     if name == "oslo":
         return ApiImpl("oslo_messaging", url)
     if name == "raw":

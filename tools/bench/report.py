@@ -8,7 +8,8 @@ from typing import Any
 
 __all__ = ["GOALS", "LABELS", "SCENARIOS", "Goal", "derive", "render"]
 
-LABELS = {"legacy-rpc": "legacy-rpc", "oslo": "oslo.messaging", "raw": "raw py-amqp"}
+LABELS = {"legacy-rpc": "legacy-rpc", "legacy-api": "legacy API (rpc.call)",
+          "oslo": "oslo.messaging", "raw": "raw py-amqp"}
 SCENARIOS = {
     "call": "Sequential calls, 1 thread",
     "call4": "Calls from {threads} threads, one client process",
@@ -24,6 +25,7 @@ class Goal:
     versus: str
     target: float
     text: str
+    subject: str = "legacy-rpc"
 
 
 GOALS = [
@@ -33,6 +35,10 @@ GOALS = [
     Goal("cast", "e2e", "oslo", 2.0, "casts received end to end/s >= 2x oslo.messaging"),
     Goal("notify", "rate", "oslo", 2.0, "notifications sent/s >= 2x oslo.messaging"),
     Goal("notify", "e2e", "oslo", 2.0, "notifications received end to end/s >= 2x oslo.messaging"),
+    Goal("call", "rate", "legacy-rpc", 0.95,
+         "legacy rpc.call within 5 % of RPCClient.call (calls/s)", subject="legacy-api"),
+    Goal("cast", "rate", "legacy-rpc", 0.95,
+         "legacy rpc.cast within 5 % of RPCClient.cast (casts/s)", subject="legacy-api"),
 ]
 
 
@@ -161,7 +167,8 @@ def render(figures: dict[str, dict[str, dict[str, Any]]], impls: list[str],
         for key, name in (("rate", "rate"), ("e2e", "end to end")):
             if sc.startswith("call") and key == "e2e":
                 continue
-            for a, b in (("legacy-rpc", "raw"), ("legacy-rpc", "oslo"), ("oslo", "raw")):
+            for a, b in (("legacy-rpc", "raw"), ("legacy-rpc", "oslo"), ("oslo", "raw"),
+                         ("legacy-api", "legacy-rpc")):
                 r = ratio(figs, key, a, b)
                 if r is not None:
                     ratios.append(f"{name} {a} / {b} = {r:.2f}")
@@ -197,7 +204,7 @@ def render(figures: dict[str, dict[str, dict[str, Any]]], impls: list[str],
         if goal.scenario not in scenarios:
             continue
         figs = {impl: figures.get(impl, {}).get(goal.scenario, {}) for impl in impls}
-        r = ratio(figs, goal.metric, "legacy-rpc", goal.versus)
+        r = ratio(figs, goal.metric, goal.subject, goal.versus)
         if r is None:
             status, shown = "not measured", "-"
         else:
