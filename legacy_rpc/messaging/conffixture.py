@@ -24,12 +24,14 @@ import fixtures
 from oslo_config import cfg
 
 from legacy_rpc.messaging import opts
+from legacy_rpc.messaging.drivers.rabbit import _opts as rabbit_opts
 from legacy_rpc.messaging.notify import _opts as notify_opts
 
 __all__ = ["ConfFixture"]
 
 DEFAULT_TRANSPORT_URL = "fake://"
-"""The embedded in-memory driver: no broker needed, and nothing leaks between transports."""
+"""The embedded in-memory driver: no broker needed. Transports on one ``fake://`` virtual host
+meet; give each test its own (``fake:///<name>``) to keep tests apart."""
 
 _LEGACY_NAMES = {
     "notification_driver": "driver",
@@ -53,7 +55,8 @@ class ConfFixture(fixtures.Fixture):
     """Registers the messaging options on ``conf`` and points it at ``transport_url``.
 
     On construction, as oslo.messaging's fixture does, it registers the ``[DEFAULT]`` core
-    options and the ``[oslo_messaging_notifications]`` options and overrides
+    options, the ``[oslo_messaging_notifications]`` and the ``[oslo_messaging_rabbit]``
+    options and overrides
     ``transport_url`` (default ``fake://``, the embedded in-memory driver). While set up,
     ``conf.set_override``/``conf.clear_override`` also accept the legacy names
     ``notification_driver``, ``notification_transport_url`` and ``notification_topics``.
@@ -65,6 +68,7 @@ class ConfFixture(fixtures.Fixture):
         self.conf = conf
         opts.register_transport_opts(conf)
         notify_opts.register_notifier_opts(conf)
+        conf.register_opts(rabbit_opts.rabbit_opts, group=rabbit_opts.GROUP)
         self.transport_url = transport_url or DEFAULT_TRANSPORT_URL
         self._saved: dict[str, Any] = {}
 

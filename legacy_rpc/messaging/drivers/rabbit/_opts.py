@@ -16,92 +16,99 @@ from typing import Any
 
 from oslo_config import cfg, types
 
+from legacy_rpc.messaging import _opt_types as _ot
+
 __all__ = ["GROUP", "rabbit_opts", "RabbitOptions", "load_options"]
 
 GROUP = "oslo_messaging_rabbit"
 
 rabbit_opts = [
-    cfg.BoolOpt("amqp_durable_queues", default=False,
+    _ot.BoolOpt("amqp_durable_queues", default=False,
                 help="Topic exchange and topic/notification queues are durable."),
-    cfg.BoolOpt("amqp_auto_delete", default=False,
+    _ot.BoolOpt("amqp_auto_delete", default=False,
                 help="Topic exchange and topic/notification queues are auto-deleted."),
-    cfg.IntOpt("rpc_conn_pool_size", default=30, min=1,
+    _ot.IntOpt("rpc_conn_pool_size", default=30, min=1,
                help="Maximum number of pooled connections used for sending."),
-    cfg.IntOpt("conn_pool_min_size", default=2, help="Pooled connections kept when idle."),
-    cfg.IntOpt("conn_pool_ttl", default=1200, help="Seconds an idle pooled connection lives."),
-    cfg.BoolOpt("ssl", default=False, help="Connect over TLS (put port 5671 in the URL)."),
-    cfg.StrOpt("ssl_version", default="", help="Minimum TLS version, e.g. TLSv1_2."),
-    cfg.StrOpt("ssl_key_file", default="", help="Client private key file."),
-    cfg.StrOpt("ssl_cert_file", default="", help="Client certificate file."),
-    cfg.StrOpt("ssl_ca_file", default="",
+    _ot.IntOpt("conn_pool_min_size", default=2, help="Pooled connections kept when idle."),
+    _ot.IntOpt("conn_pool_ttl", default=1200, help="Seconds an idle pooled connection lives."),
+    _ot.BoolOpt("ssl", default=False, help="Connect over TLS (put port 5671 in the URL)."),
+    _ot.StrOpt("ssl_version", default="", help="Minimum TLS version, e.g. TLSv1_2."),
+    _ot.StrOpt("ssl_key_file", default="", help="Client private key file."),
+    _ot.StrOpt("ssl_cert_file", default="", help="Client certificate file."),
+    _ot.StrOpt("ssl_ca_file", default="",
                help="CA bundle used to verify the broker (system CAs when empty)."),
-    cfg.BoolOpt("ssl_enforce_hostname_verification", default=True,
+    _ot.BoolOpt("ssl_enforce_hostname_verification", default=True,
                 help="Verify that the broker's certificate matches its host name. On by "
                      "default; turning it off allows man-in-the-middle attacks."),
-    cfg.FloatOpt("kombu_reconnect_delay", default=1.0, min=0.0, max=4.5,
+    _ot.FloatOpt("kombu_reconnect_delay", default=1.0, min=0.0, max=4.5,
                  help="Extra seconds to wait after a connection error before reconnecting."),
-    cfg.FloatOpt("kombu_reconnect_splay", default=0.0, min=0.0,
+    _ot.FloatOpt("kombu_reconnect_splay", default=0.0, min=0.0,
                  help="Up to this many random extra seconds before each reconnect, so a "
                       "fleet does not reconnect in lock step."),
-    cfg.StrOpt("kombu_compression", default=None,
+    _ot.StrOpt("kombu_compression", default=None,
                help="Compress sent bodies: gzip (zlib data) or bz2."),
-    cfg.IntOpt("kombu_missing_consumer_retry_timeout", default=60,
+    _ot.IntOpt("kombu_missing_consumer_retry_timeout", default=60,
                deprecated_name="kombu_reconnect_timeout",
                help="Seconds a server keeps retrying a reply to a missing reply queue."),
-    cfg.FloatOpt("rabbit_unroutable_retry_timeout", default=20.0, min=0.0,
+    _ot.FloatOpt("rabbit_unroutable_retry_timeout", default=20.0, min=0.0,
                  help="Seconds a cast or call whose queue does not exist (yet) is published "
                       "again before it fails: a cast with MessageDeliveryFailure, a call "
                       "with MessagingTimeout. This covers servers re-subscribing after a "
                       "broker restart, when the broker would otherwise confirm a message "
                       "and route it nowhere. 0 gives oslo.messaging's behaviour (such a "
                       "cast is silently dropped). Not in oslo.messaging."),
-    cfg.StrOpt("kombu_failover_strategy", default="round-robin",
+    _ot.StrOpt("kombu_failover_strategy", default="round-robin",
                choices=("round-robin", "shuffle"),
                help="How the next broker host is chosen after a failure."),
-    cfg.StrOpt("rabbit_login_method", default="AMQPLAIN",
+    _ot.StrOpt("rabbit_login_method", default="AMQPLAIN",
                choices=("PLAIN", "AMQPLAIN", "EXTERNAL", "RABBIT-CR-DEMO"),
                help="SASL mechanism."),
-    cfg.FloatOpt("rabbit_retry_interval", default=1.0,
-                 help="Seconds before the first reconnect attempt."),
-    cfg.FloatOpt("rabbit_retry_backoff", default=2.0,
-                 help="Seconds added to the reconnect delay at each failed attempt."),
-    cfg.FloatOpt("rabbit_interval_max", default=30.0,
-                 help="Longest delay between reconnect attempts."),
-    cfg.BoolOpt("rabbit_ha_queues", default=False,
+    # Whole seconds in the file, as oslo.messaging's (so both can share one ConfigOpts);
+    # a transport URL's query may give fractions (see _URL_FLOATS).
+    _ot.IntOpt("rabbit_retry_interval", default=1, min=1,
+               help="Seconds before the first reconnect attempt."),
+    _ot.IntOpt("rabbit_retry_backoff", default=2, min=0,
+               help="Seconds added to the reconnect delay at each failed attempt."),
+    _ot.IntOpt("rabbit_interval_max", default=30, min=1,
+               help="Longest delay between reconnect attempts."),
+    _ot.BoolOpt("rabbit_ha_queues", default=False,
                 help="Declare queues with x-ha-policy: all (RabbitMQ 2.x era)."),
-    cfg.BoolOpt("rabbit_quorum_queue", default=False,
+    _ot.BoolOpt("rabbit_quorum_queue", default=False,
                 help="Topic and notification queues are durable quorum queues."),
-    cfg.BoolOpt("rabbit_transient_quorum_queue", default=False,
+    _ot.BoolOpt("rabbit_transient_quorum_queue", default=False,
                 help="Reply and fanout queues are durable quorum queues."),
-    cfg.IntOpt("rabbit_quorum_delivery_limit", default=0, help="x-delivery-limit (quorum)."),
-    cfg.IntOpt("rabbit_quorum_max_memory_length", default=0,
+    _ot.IntOpt("rabbit_quorum_delivery_limit", default=0, help="x-delivery-limit (quorum)."),
+    _ot.IntOpt("rabbit_quorum_max_memory_length", default=0,
                help="x-max-in-memory-length (quorum)."),
-    cfg.IntOpt("rabbit_quorum_max_memory_bytes", default=0,
+    _ot.IntOpt("rabbit_quorum_max_memory_bytes", default=0,
                help="x-max-in-memory-bytes (quorum)."),
-    cfg.IntOpt("rabbit_transient_queues_ttl", default=1800, min=0,
+    _ot.IntOpt("rabbit_transient_queues_ttl", default=1800, min=0,
                help="Seconds an unused reply or fanout queue lives (x-expires); 0: forever."),
-    cfg.IntOpt("rabbit_qos_prefetch_count", default=0,
+    _ot.IntOpt("rabbit_qos_prefetch_count", default=0,
                help="basic.qos prefetch count of listener connections; 0: unlimited."),
-    cfg.IntOpt("heartbeat_timeout_threshold", default=60,
+    _ot.IntOpt("heartbeat_timeout_threshold", default=60,
                help="AMQP heartbeat timeout in seconds; 0 disables heartbeats."),
-    cfg.IntOpt("heartbeat_rate", default=3,
+    _ot.IntOpt("heartbeat_rate", default=3,
                help="Heartbeat frames sent per heartbeat timeout."),
-    cfg.BoolOpt("direct_mandatory_flag", default=True,
+    _ot.BoolOpt("direct_mandatory_flag", default=True,
                 help="Publish replies with the mandatory flag (always on; kept for "
                      "configuration compatibility)."),
-    cfg.BoolOpt("enable_cancel_on_failover", default=False,
+    _ot.BoolOpt("enable_cancel_on_failover", default=False,
                 help="Consume with x-cancel-on-ha-failover."),
-    cfg.BoolOpt("use_queue_manager", default=False,
+    _ot.BoolOpt("use_queue_manager", default=False,
                 help="Deterministic reply/fanout queue names (not supported yet)."),
-    cfg.StrOpt("hostname", default=socket.gethostname(), sample_default="<hostname>",
+    _ot.StrOpt("hostname", default=socket.gethostname(), sample_default="<hostname>",
                help="Host name used in connection names."),
-    cfg.StrOpt("processname", default=os.path.basename(sys.argv[0] or "python"),
+    _ot.StrOpt("processname", default=os.path.basename(sys.argv[0] or "python"),
                sample_default="<process name>", help="Process name used in connection names."),
-    cfg.BoolOpt("rabbit_stream_fanout", default=False,
+    _ot.BoolOpt("rabbit_stream_fanout", default=False,
                 help="One stream queue per fanout topic (not supported yet)."),
 ]
 
 _BY_NAME = {opt.dest: opt for opt in rabbit_opts}
+_URL_FLOATS = {name: types.Float(min=0.0) for name in
+               ("rabbit_retry_interval", "rabbit_retry_backoff", "rabbit_interval_max")}
+"""Reconnect delays a transport URL may give in fractions of a second (tests, tools)."""
 _COMPRESSION_NAMES: dict[str, str | None] = {"": None, "gzip": "gzip", "zlib": "gzip",
                                              "bz2": "bz2", "bzip2": "bz2", "bzip": "bz2"}
 
@@ -153,8 +160,9 @@ def _convert(name: str, value: str) -> Any:
     opt = _BY_NAME[name]
     if value == "" and isinstance(opt.type, types.String):
         return ""
+    convert = _URL_FLOATS.get(name, opt.type)
     try:
-        return opt.type(value)
+        return convert(value)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"Invalid value {value!r} for transport URL option {name!r}: {exc}"
                          ) from None
