@@ -14,9 +14,11 @@ Example::
         rpc_server([Calculator()])             # a started server on a unique topic
         assert rpc_client().call({}, "add", a=1, b=2) == 3
 
-Tests run on ``fake://`` (the embedded in-memory broker, one per test). To run the same
-tests on a real broker, pass ``--legacy-rpc-url rabbit://user:password@host:5672/`` or set
-``LEGACY_RPC_TEST_URL``; the option wins over the variable. Every topic is unique per test,
+Tests run on ``fake:///test-<random>``: the embedded in-memory broker, in a virtual host
+of the test's own, so transports a test builds from ``messaging_url`` or ``messaging_conf``
+meet each other and no other test. To run the same tests on a real broker, pass
+``--legacy-rpc-url rabbit://user:password@host:5672/`` or set ``LEGACY_RPC_TEST_URL``; the
+option wins over the variable. Every topic is unique per test,
 so tests never see each other's messages on a shared broker either.
 
 Fixtures: ``messaging_url``, ``messaging_conf``, ``messaging_transport``, ``rpc_topic``,
@@ -99,8 +101,12 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 @pytest.fixture
 def messaging_url(pytestconfig: pytest.Config) -> str:
     """The transport URL of the fixtures: ``--legacy-rpc-url``, ``$LEGACY_RPC_TEST_URL``
-    or ``fake://``. Override it in a ``conftest.py`` to pin some tests to one broker."""
-    return _url(pytestconfig)
+    or, by default, ``fake:///test-<random>`` (an in-memory virtual host of this test's
+    own). Override it in a ``conftest.py`` to pin some tests to one broker."""
+    url = _url(pytestconfig)
+    if url == DEFAULT_URL:
+        return f"fake:///test-{uuid.uuid4().hex[:12]}"
+    return url
 
 
 @pytest.fixture

@@ -89,8 +89,8 @@ def test_conf_transport_and_topics(pytester: pytest.Pytester) -> None:
         TOPICS = []
 
         def test_conf(messaging_conf, messaging_url):
-            assert messaging_url == "fake://"
-            assert messaging_conf.transport_url == "fake://"
+            assert messaging_url.startswith("fake:///test-")
+            assert messaging_conf.transport_url == messaging_url
             assert messaging_conf.rpc_response_timeout == 60
             messaging_conf.set_override("notification_topics", ["legacy"])
             assert messaging_conf.oslo_messaging_notifications.topics == ["legacy"]
@@ -109,6 +109,36 @@ def test_conf_transport_and_topics(pytester: pytest.Pytester) -> None:
     """)
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
+
+
+def test_each_test_has_an_in_memory_vhost_of_its_own(pytester: pytest.Pytester) -> None:
+    """Transports of one test meet (one broker per vhost); the next test's do not."""
+    _write_test(pytester, """
+        import legacy_rpc.messaging as messaging
+
+        URLS = []
+
+        def test_first(messaging_conf, messaging_url, rpc_server):
+            URLS.append(messaging_url)
+            rpc_server([Calculator()], topic="shared-topic")
+            other = messaging.get_rpc_transport(messaging_conf)  # a second transport
+            try:
+                client = messaging.get_rpc_client(
+                    other, messaging.Target(topic="shared-topic"), timeout=10)
+                assert client.call({}, "add", a=1, b=2) == 3
+                messaging.get_rpc_client(
+                    other, messaging.Target(topic="left-behind")).cast({}, "add", a=1, b=1)
+            finally:
+                other.cleanup()
+
+        def test_second(messaging_url, rpc_server, rpc_client):
+            URLS.append(messaging_url)
+            assert URLS[0] != URLS[1]
+            rpc_server([Calculator()], topic="shared-topic")
+            client = rpc_client(topic="shared-topic", timeout=0.5)
+            assert client.call({}, "add", a=2, b=2) == 4
+    """)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
 def test_servers_are_stopped_and_waited_after_each_test(pytester: pytest.Pytester) -> None:
@@ -140,7 +170,7 @@ def test_client_timeout_is_short_by_default(pytester: pytest.Pytester) -> None:
 
 
 @pytest.mark.parametrize(("env", "args", "expected"), [
-    (None, [], "fake://"),
+    (None, [], "fake:///test-"),
     ("fake://from-env/", [], "fake://from-env/"),
     (None, ["--legacy-rpc-url", "fake://from-option/"], "fake://from-option/"),
     ("fake://from-env/", ["--legacy-rpc-url=fake://from-option/"], "fake://from-option/"),
@@ -154,7 +184,7 @@ def test_url_from_option_then_environment(pytester: pytest.Pytester,
         monkeypatch.setenv("LEGACY_RPC_TEST_URL", env)
     _write_test(pytester, f"""
         def test_url(messaging_conf, rpc_server, rpc_client):
-            assert messaging_conf.transport_url == {expected!r}
+            assert messaging_conf.transport_url.startswith({expected!r})
             rpc_server([Calculator()])
             assert rpc_client().call({{}}, "add", a=1, b=1) == 2
     """)

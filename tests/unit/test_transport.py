@@ -77,24 +77,25 @@ def test_repr_masks_the_password(conf: cfg.ConfigOpts) -> None:
     assert "****" in repr(transport)
 
 
-def test_fake_transports_are_isolated(conf: cfg.ConfigOpts) -> None:
-    """Two fake transports never see each other's messages (no class-level state)."""
-    first = messaging.get_transport(conf, "fake://")
-    second = messaging.get_transport(conf, "fake://")
+def test_fake_transports_meet_per_virtual_host(conf: cfg.ConfigOpts) -> None:
+    """Transports on one fake:// vhost share one broker; another vhost is another broker."""
+    first = messaging.get_transport(conf, "fake:///meet-a")
+    second = messaging.get_transport(conf, "fake:///meet-a")
+    elsewhere = messaging.get_transport(conf, "fake:///meet-b")
     ep = Echo()
     srv = messaging.get_rpc_server(first, messaging.Target(topic="t", server="s"), [ep])
     srv.start()
     try:
-        messaging.get_rpc_client(second, messaging.Target(topic="t")).cast({}, "echo", value=1)
-        client = messaging.get_rpc_client(second, messaging.Target(topic="t"), timeout=0.3)
+        assert messaging.get_rpc_client(second, messaging.Target(topic="t")).call(
+            {}, "echo", value=2) == 2
+        client = messaging.get_rpc_client(elsewhere, messaging.Target(topic="t"), timeout=0.3)
         with pytest.raises(messaging.MessagingTimeout):
-            client.call({}, "echo", value=2)
-        assert not ep.event.is_set()
-        assert messaging.get_rpc_client(first, messaging.Target(topic="t")).call(
-            {}, "echo", value=3) == 3
+            client.call({}, "echo", value=3)
     finally:
         srv.stop()
         srv.wait()
+        for transport in (first, second, elsewhere):
+            transport.cleanup()
 
 
 def test_fake_round_robin_is_exact(conf: cfg.ConfigOpts) -> None:

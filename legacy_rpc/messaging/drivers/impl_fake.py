@@ -1,16 +1,22 @@
-"""The ``fake`` driver: an in-memory broker with RabbitMQ's semantics, one per transport.
+"""The ``fake`` driver: an in-memory broker with RabbitMQ's semantics, one per virtual host.
 
-URL: ``fake://`` (any host or vhost part is ignored).
+URL: ``fake://`` or ``fake:///<virtual host>`` (any host part is ignored).
 
-Every transport owns its own broker, so two transports never see each other's messages and
-nothing leaks from one test into the next. The broker mirrors the topology of the rabbit
-driver (topic exchange, ``<topic>`` and ``<topic>.<server>`` queues, ``<topic>_fanout``
-exchange with a queue per server, one ``reply_<id>`` queue per transport, notification
-queues declared by publishers, pool queues named after the pool) and its delivery rules:
-round-robin among the consumers of a queue, messages kept in a queue until a consumer comes,
-a message to a queue nobody declared is dropped, a call request expires after its timeout.
-Bodies cross it as the bytes :mod:`~legacy_rpc.messaging.wire` encodes, so a payload that is
-not JSON-serialisable fails here exactly as it would on a real broker.
+Transports whose URLs name the same virtual host in one process share one broker and meet
+there, as transports to one real broker do: a client on one transport reaches a server on
+another. Tests keep apart by giving each test a virtual host of its own
+(``fake:///test-<id>``; the pytest plugin does this), never by a global reset. A broker lives
+as long as a transport on it does; when the last one is gone, so are its queued messages.
+
+The broker mirrors the topology of the rabbit driver (topic exchange, ``<topic>`` and
+``<topic>.<server>`` queues, ``<topic>_fanout`` exchange with a queue per server, one
+``reply_<id>`` queue per transport, notification queues declared by publishers, pool queues
+named after the pool) and its delivery rules: round-robin among the consumers of a queue,
+messages kept in a queue until a consumer comes, a message to a queue nobody declared is
+dropped, a call request expires after its timeout. Queue names are per virtual host, not
+per exchange, as on RabbitMQ. Bodies cross it as the bytes :mod:`~legacy_rpc.messaging.wire`
+encodes, so a payload that is not JSON-serialisable fails here exactly as it would on a real
+broker.
 
 Capabilities: requeue, fanout, streaming replies, call monitoring, pools.
 """
@@ -21,6 +27,7 @@ import collections
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,7 +39,7 @@ from legacy_rpc.messaging.target import Target
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["FakeDriver", "FakeBroker"]
+__all__ = ["FakeDriver", "FakeBroker", "broker_for"]
 
 
 @dataclass
@@ -146,6 +153,24 @@ class FakeBroker:
                 return
             delivery.redelivered = True
             self._enqueue(q, delivery, at_head=True)
+
+
+_brokers: weakref.WeakValueDictionary[str, FakeBroker] = weakref.WeakValueDictionary()
+_brokers_lock = threading.Lock()
+
+
+def broker_for(virtual_host: str | None) -> FakeBroker:
+    """The process's in-memory broker of ``virtual_host`` (``None`` and ``""`` are one).
+
+    Created on first use; kept while a transport (or the caller) holds it.
+    """
+    name = virtual_host or ""
+    with _brokers_lock:
+        broker = _brokers.get(name)
+        if broker is None:
+            broker = FakeBroker()
+            _brokers[name] = broker
+        return broker
 
 
 class _RpcIncoming(base.RpcIncomingMessage):
@@ -353,7 +378,7 @@ class FakeDriver(base.BaseDriver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.broker = FakeBroker()
+        self.broker = broker_for(self._url.virtual_host)
         self._waiters = common.ReplyWaiters()
         self._reply_q: str | None = None
         self._lock = threading.Lock()
