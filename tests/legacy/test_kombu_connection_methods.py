@@ -15,9 +15,11 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oslo_config import cfg
 
-from legacy_rpc import rpc
+from legacy_rpc import messaging, rpc
 from legacy_rpc.rpc import common, dispatcher
 from legacy_rpc.rpc._connection import Connection
 from tests.helpers import wait_for
@@ -405,5 +407,48 @@ def test_close_from_another_thread_during_consume_gives_back_nothing_unacked(
         assert not consumer.is_alive()
         inspector.wait_until(lambda i: not i.consumers(), message="no consumer is left")
         wait_for(lambda: inspector.unacknowledged() == 0, timeout=TIMEOUT)
+    finally:
+        env.close()
+
+
+# --------------------------------------------------------------------------- generated input
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**53, 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=8)
+_envelope_keys = st.fixed_dictionaries({"oslo.version": _values, "oslo.message": _values})
+
+
+def test_any_message_dict_arrives_as_sent(janitor: Janitor) -> None:
+    """Generated messages through ``topic_send``: a dict arrives as it was sent (bare or
+    enveloped); anything else, or a broken envelope, is refused with a clear error before
+    anything is sent."""
+    env = LegacyEnv("fake", None, janitor)
+    try:
+        topic = env.topic()
+        recorder = Recorder()
+        conn = _connect(env)
+        conn.declare_topic_consumer(topic, _collector(recorder))
+
+        @settings(max_examples=80, deadline=None)
+        @given(st.one_of(_values, _envelope_keys), st.booleans())
+        def check(value: Any, envelope: bool) -> None:
+            plain = isinstance(value, dict) and not {"oslo.version", "oslo.message",
+                                                     "_unique_id"} & set(value)
+            if plain:
+                conn.topic_send(topic, common.serialize_msg(value) if envelope else value)
+                conn.consume(limit=1, timeout=TIMEOUT)
+                assert recorder.items.pop() == value
+                return
+            with pytest.raises((TypeError, ValueError, common.RPCException,
+                                messaging.MessagingException)):
+                conn.topic_send(topic, value)
+            with pytest.raises(common.Timeout):  # nothing was sent
+                conn.consume(limit=1, timeout=0.01)
+
+        check()
     finally:
         env.close()
