@@ -23,7 +23,7 @@ from legacy_rpc import messaging, rpc
 from legacy_rpc.rpc import common, dispatcher
 from legacy_rpc.rpc._connection import Connection
 from tests.helpers import wait_for
-from tests.infra.fixtures import SharedVhost
+from tests.infra.fixtures import ResourceBaseline, SharedVhost
 from tests.infra.inspect import BrokerInspector
 from tests.legacy.conftest import TIMEOUT, Janitor, LegacyEnv, Recorder
 
@@ -363,7 +363,8 @@ def test_ensure_retries_connection_errors(legacy: LegacyEnv) -> None:
 # --------------------------------------------------------------------------- broker state
 
 def test_close_leaves_no_consumer_and_nothing_unacknowledged(
-        shared_vhost: SharedVhost, inspector: BrokerInspector) -> None:
+        shared_vhost: SharedVhost, inspector: BrokerInspector,
+        resource_baseline: ResourceBaseline) -> None:
     env = LegacyEnv("rabbit", shared_vhost.url, Janitor())  # the vhost is deleted anyway
     try:
         topic = env.topic()
@@ -389,6 +390,7 @@ def test_close_leaves_no_consumer_and_nothing_unacknowledged(
         assert fanout == []  # the fanout consumer's own queue is deleted
     finally:
         env.close()
+    resource_baseline.wait_returned(timeout=15)  # threads and sockets given back
 
 
 def test_close_from_another_thread_during_consume_gives_back_nothing_unacked(
