@@ -150,9 +150,11 @@ class LegacyDispatcher:
             _state.active = False
         if final is not None:
             return final.outcome(ctxt, result)
+        # After the method sent an ending reply itself (ctxt.msg_id is None then), the
+        # values that follow are dropped, as the original's replies were.
         if inspect.isgenerator(result):
-            return StreamedResult(self._stream(result))
-        return StreamedResult(iter([result]))
+            return StreamedResult(v for v in self._stream(result) if ctxt.msg_id is not None)
+        return StreamedResult(iter([result] if ctxt.msg_id is not None else []))
 
     @staticmethod
     def _stream(values: Iterator[Any]) -> Iterator[Any]:

@@ -84,8 +84,9 @@ kombu_opts = [
     cfg.IntOpt("rabbit_retry_backoff", default=2,
                help="Seconds added to the reconnect delay at each failed attempt."),
     cfg.IntOpt("rabbit_max_retries", default=0,
-               help="Maximum reconnect attempts (0: forever). Not used: the core retries "
-                    "connections until each send's own retry limit."),
+               help="Tries of a send (cast, call, notify) while the broker is unreachable "
+                    "before it fails with RPCException (0: until the send's own deadline, "
+                    "forever for a cast)."),
     cfg.BoolOpt("rabbit_ha_queues", default=False,
                 help="Declare queues with x-ha-policy: all."),
 ]
