@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -262,3 +263,41 @@ def test_a_non_dict_message_is_refused(legacy: LegacyEnv, context: Any) -> None:
     with pytest.raises(TypeError, match="msg must be a dict"):
         rpc.cast(context, legacy.topic(), ["echo"])  # type: ignore[arg-type]
 
+
+
+@pytest.mark.parametrize("values", [["only"], [1, None, 3]])
+def test_a_legacy_call_to_an_original_legacy_server(legacy: LegacyEnv, context: Any,
+                                                    values: list[Any]) -> None:
+    """An original (oslo-incubator) server streams every value, then an empty ending
+    reply, whatever the request says: ``call`` returns the last value, ``multicall``
+    yields them all."""
+    if legacy.backend != "rabbit":
+        pytest.skip("an original legacy server runs on RabbitMQ (impl_kombu)")
+    topic = legacy.topic()
+    raw = legacy.raw()
+    requests = raw.collect_routed(legacy.queue(topic), topic)
+    answered: set[str] = set()
+
+    def serve_once() -> bool:
+        """Answer the requests not answered yet, as the original ProxyCallback did."""
+        for request in map(_body, list(requests)):
+            if request["_msg_id"] in answered:
+                continue
+            answered.add(request["_msg_id"])
+            for reply in [*({"result": v, "failure": None} for v in values),
+                          {"result": None, "failure": None, "ending": True}]:
+                reply.update(_msg_id=request["_msg_id"], _unique_id=uuid.uuid4().hex)
+                raw.publish(request["_reply_q"], json.dumps(
+                    {"oslo.version": "2.0", "oslo.message": json.dumps(reply)}).encode(),
+                    exchange="")
+        return False
+
+    results: list[Any] = []
+    caller = threading.Thread(target=lambda: results.extend([
+        rpc.call(context, topic, {"method": "anything", "args": {}}),
+        list(rpc.multicall(context, topic, {"method": "anything", "args": {}}))]))
+    caller.start()
+    wait_for(lambda: serve_once() or not caller.is_alive(), timeout=TIMEOUT,
+             message="the legacy caller did not finish")
+    caller.join()
+    assert results == [values[-1], values]
