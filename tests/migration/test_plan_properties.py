@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from legacy_rpc.migration import lexer
@@ -72,7 +72,7 @@ sources = st.lists(
     max_size=14).map(lambda parts: "".join(text + sep for text, sep in parts))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=200))
 def test_lexer_never_crashes_and_covers_the_text(text: str) -> None:
     tokens = lexer.tokenize(text)
@@ -98,7 +98,7 @@ def _protected(text: str) -> list[tuple[int, int, tuple[int, int] | None]]:
     return spans
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sources)
 def test_plan_edits_only_code_and_module_path_strings(text: str) -> None:
     plan = plan_source(text)
@@ -112,7 +112,7 @@ def test_plan_edits_only_code_and_module_path_strings(text: str) -> None:
                 assert (edit.start, edit.end) == allowed, (edit, text[start:end])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sources)
 def test_plan_converges_and_is_idempotent(text: str) -> None:
     once = apply_plan(text, plan_source(text))
@@ -121,7 +121,7 @@ def test_plan_converges_and_is_idempotent(text: str) -> None:
     assert apply_plan(once, second) == once
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sources)
 def test_python_version_raises_only_syntax_errors(text: str) -> None:
     with contextlib.suppress(SyntaxError):
