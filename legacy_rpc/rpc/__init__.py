@@ -114,9 +114,11 @@ def create_connection(new: bool = True) -> common.Connection:
 def call(context: Any, topic: str, msg: dict[str, Any], timeout: float | None = None) -> Any:
     """Invoke a method on one consumer of ``topic`` and return its result.
 
-    For a generator method the last value it yielded (None if none).
-    :raises common.Timeout: a reply (each reply) did not arrive within ``timeout``
-        seconds (default ``rpc_response_timeout``).
+    For a generator method the last value it yielded (None if none). A consumer of this
+    library (or of oslo.messaging) sends it in one reply; an original legacy one streams.
+    :raises common.Timeout: the result did not arrive within ``timeout`` seconds (default
+        ``rpc_response_timeout``), counted from the call (the original counted it per
+        streamed reply; ``multicall`` still does).
     :raises common.RemoteError: the method raised an exception that could not be
         re-created; an allowed one (``allowed_rpc_exception_modules``) is raised itself.
     """

@@ -147,7 +147,8 @@ def multicall(route: Route, context: Any, topic: str, msg: dict[str, Any],
 def call(route: Route, context: Any, topic: str, msg: dict[str, Any],
          timeout: float | None) -> Any:
     """The last value the remote method produced (None if none), in one reply from a
-    server that knows ``_timeout`` (streamed by an original legacy server)."""
+    server that knows ``_timeout`` (streamed by an original legacy server). ``timeout``
+    bounds the whole call (``multicall``'s bounds each value)."""
     try:
         return route.transport._send(route.target(topic), _context_dict(context),
                                      _message(msg), wait_for_reply=True,
