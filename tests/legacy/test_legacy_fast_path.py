@@ -19,9 +19,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from legacy_rpc import messaging, rpc
-from legacy_rpc.rpc import _transport_url, common
+from legacy_rpc.messaging import wire
+from legacy_rpc.rpc import _client, _transport_url, common
 from tests.helpers import wait_for
 from tests.legacy import legacy_errors
 from tests.legacy.conftest import TIMEOUT, LegacyEnv
@@ -301,3 +304,27 @@ def test_a_legacy_call_to_an_original_legacy_server(legacy: LegacyEnv, context: 
              message="the legacy caller did not finish")
     caller.join()
     assert results == [values[-1], values]
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                     max_leaves=8)
+_RESERVED = {"method", "args", "version", "namespace"}
+
+
+@given(extra=st.dictionaries(
+    st.text(min_size=1, max_size=12).filter(lambda k: k not in _RESERVED
+                                            and not k.startswith("_")),
+    _JSON, max_size=5))
+def test_extra_keys_survive_the_wire(extra: dict[str, Any]) -> None:
+    """Whatever extra top-level keys a caller puts in ``msg``, a server parsing the
+    request sees each of them unchanged, and the caller's dict is not touched."""
+    msg = {"method": "m", "args": {"a": 1}, **extra}
+    before = json.loads(json.dumps(msg))
+    body = wire.build_request({"user": "u"}, _client._message(msg), msg_id="id",
+                              reply_q="reply_q")
+    request = wire.parse_request(wire.decode_body(wire.encode_body(body)))
+    assert {k: request.message[k] for k in extra} == extra
+    assert request.method == "m" and request.args == {"a": 1}
+    assert msg == before
