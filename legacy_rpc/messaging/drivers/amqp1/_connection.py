@@ -107,6 +107,12 @@ class _Timer(Handler):
         self._action()
 
 
+def _link_name() -> str:
+    """A name no other link of this process has, also across reconnects (proton's default
+    repeats, and a late outcome from a lost link must never match a new delivery)."""
+    return f"legacy-rpc-{uuid.uuid4().hex}"
+
+
 def _set(future: concurrent.futures.Future[Any], result: Any = None,
          exc: BaseException | None = None) -> None:
     if future.done():
@@ -272,6 +278,21 @@ class Amqp1Connection(MessagingHandler):
         if event.connection == self._conn:
             self._last_error = describe(event.connection.remote_condition)
 
+    def on_session_error(self, event: Any) -> None:
+        """The broker ended the session (RabbitMQ 3.x does when its channel behind it is
+        closed, e.g. by ``close_all_connections``): every link is gone with it, so the
+        connection is replaced as if it had been lost."""
+        if event.connection != self._conn:
+            return
+        self._abandon(f"the broker ended the session: "
+                      f"{describe(event.session.remote_condition)}")
+
+    def _abandon(self, reason: str) -> None:
+        old = self._conn
+        self._lost(reason, ErrorKind.CONNECTION)
+        if old is not None:
+            old.close()
+
     def on_disconnected(self, event: Any) -> None:
         if self._closing:
             self._stop_container()
@@ -355,7 +376,8 @@ class Amqp1Connection(MessagingHandler):
         try:
             sender = self._senders.get(send.address)
             if sender is None:
-                sender = self._container.create_sender(self._conn, target=send.address)
+                sender = self._container.create_sender(self._conn, target=send.address,
+                                                       name=_link_name())
                 self._senders[send.address] = sender
             delivery = sender.send(send.message)
             assert isinstance(delivery, Delivery)
@@ -365,6 +387,8 @@ class Amqp1Connection(MessagingHandler):
         self._in_flight[(sender.name, delivery.tag)] = send
 
     def _settled_send(self, event: Any) -> _Send | None:
+        if event.connection != self._conn:
+            return None  # an outcome from a lost connection: its sends already failed
         return self._in_flight.pop((event.link.name, event.delivery.tag), None)
 
     def on_accepted(self, event: Any) -> None:
@@ -390,6 +414,8 @@ class Amqp1Connection(MessagingHandler):
     # ---------------------------------------------------------------- links
 
     def on_link_error(self, event: Any) -> None:
+        if event.connection != self._conn:
+            return
         link = event.link
         condition = link.remote_condition
         reason = describe(condition)
@@ -429,7 +455,8 @@ class Amqp1Connection(MessagingHandler):
     def _attach(self, sub: Subscriber) -> None:
         if sub.key not in self._subs or not self._connected or sub.receiver is not None:
             return
-        receiver = self._container.create_receiver(self._conn, source=sub.address)
+        receiver = self._container.create_receiver(self._conn, source=sub.address,
+                                                   name=_link_name())
         sub.receiver = receiver
         self._by_link[receiver.name] = sub
         if sub.active:
@@ -457,6 +484,8 @@ class Amqp1Connection(MessagingHandler):
         self.submit(remove)
 
     def on_message(self, event: Any) -> None:
+        if event.connection != self._conn:
+            return  # from a lost connection: the broker delivers it again
         sub = self._by_link.get(event.link.name)
         delivery = event.delivery
         if sub is None:

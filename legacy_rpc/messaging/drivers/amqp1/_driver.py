@@ -208,8 +208,19 @@ class Amqp1Driver(base.BaseDriver):
             address = self.addresses.notification(target)
         except ValueError as exc:
             raise InvalidTarget(str(exc), target) from exc
-        self._send(address, wire.pack_notification(ctxt, message, version), retry=retry,
-                   deadline=None)
+        body = wire.pack_notification(ctxt, message, version)
+        attempts = 0
+        while True:
+            try:
+                self._send(address, body, retry=retry, deadline=None)
+                return
+            except PublishOutcomeUnknown:
+                # At least once: the same body again (same _unique_id, so a listener that
+                # got the first copy drops this one), within the retry budget.
+                attempts += 1
+                if retry is not None and 0 <= retry < attempts:
+                    raise
+                LOG.info("Sending a notification to %s again: its outcome was lost", address)
 
     # ----------------------------------------------------------------- listening
 
