@@ -53,7 +53,8 @@ class ConfMemo(Generic[T]):
     The value is stored in the configuration's own cache of option values, under a key no
     option can have, so it is dropped exactly when oslo.config drops the values it was
     computed from. An object without that cache (a stand-in for ``ConfigOpts``) gets a
-    fresh value on every call.
+    fresh value on every call. A change made by another thread while a value is being
+    computed may be noticed only at the next change (as with any cached option value).
     """
 
     def __init__(self, name: str, compute: Callable[[Any], T]) -> None:
