@@ -1,11 +1,15 @@
-"""``legacy-rpc demo``: every kind of RPC, shown step by step in one process.
+"""``legacy-rpc demo``: the legacy API and the new-style API, step by step in one process.
 
-Two RPC servers and a client run on ``--url`` (default ``fake://``, the embedded in-memory
-broker, so nothing else is needed). The demo makes a call, a cast, a fanout cast, versioned
-calls, a call that raises remotely, a streamed call and a call that times out, and prints
-what was sent, what came back and how long it took. Every wait is bounded (``--timeout``),
-so it always ends: exit 0 when each step did what it should, 1 with the reason otherwise
-(an unknown driver, an unreachable broker, a wrong result).
+Everything runs on ``--url`` (default ``fake://``, the embedded in-memory broker, so nothing
+else is needed). Part 1, the legacy API: an old-style service written as in 2013 answers
+rpc.call, cast, fanout_cast and multicall, an RpcProxy with versions and a new-style
+RPCClient; a legacy notification reaches a new-style listener; on a real broker with
+oslo.messaging installed, an oslo.messaging client calls the old service too. Part 2, the
+new-style API: two RPC servers get a call, a cast, a fanout cast, versioned calls, a call
+that raises remotely, a streamed call and a call that times out. Each step prints what was
+sent, what came back and how long it took. Every wait is bounded (``--timeout``), so it
+always ends: exit 0 when each step did what it should, 1 with the reason otherwise (an
+unknown driver, an unreachable broker, a wrong result).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from oslo_config import cfg
 
 import legacy_rpc.messaging as messaging
 from legacy_rpc.cli import DEFAULT_URL, masked
+from legacy_rpc.cli.demo_legacy import LegacyPart
 
 __all__ = ["register", "run"]
 
@@ -35,6 +40,7 @@ EXCHANGE = "legacy_rpc_demo"
 SERVERS = ("server-1", "server-2")
 DEFAULT_TIMEOUT = 10.0
 CALL_TIMEOUT_STEP = 0.5  # the timeout of the call that is meant to time out
+PARTS = ("all", "legacy", "new")
 _TEXT_WIDTH = 64  # where the timing column starts
 _WRAP = 100
 
@@ -47,6 +53,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help="longest wait for any step, connection or shutdown "
                              f"(default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--part", choices=PARTS, default="all",
+                        help="legacy: the legacy API only; new: the new-style API only; "
+                             "all (default): both, the legacy API first")
     parser.set_defaults(func=run)
 
 
@@ -55,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         print("legacy-rpc demo: error: --timeout must be positive", file=sys.stderr)
         return 2
-    return Demo(args.url, args.timeout, _Out(sys.stdout), verbose=args.verbose > 0).run()
+    return Demo(args.url, args.timeout, _Out(sys.stdout), verbose=args.verbose > 0,
+                part=args.part).run()
 
 
 # ------------------------------------------------------------------------------ output
@@ -173,8 +183,10 @@ class _HideProvokedErrors(logging.Filter):
     """Drops the server's error log of the version mismatch the demo provokes on purpose."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from legacy_rpc.rpc.common import UnsupportedRpcVersion
+
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, messaging.UnsupportedVersion)
+        return not isinstance(exc, (messaging.UnsupportedVersion, UnsupportedRpcVersion))
 
 
 # -------------------------------------------------------------------------------- demo
@@ -223,8 +235,11 @@ class _Step:
 class Demo:
     """One run of the demo against ``url``."""
 
-    def __init__(self, url: str, timeout: float, out: _Out, verbose: bool = False) -> None:
+    def __init__(self, url: str, timeout: float, out: _Out, verbose: bool = False,
+                 part: str = "all") -> None:
         self.url = url
+        self.part = part
+        self.legacy = LegacyPart(url, timeout, out, _bounded, StepFailed)
         self.timeout = timeout
         self.out = out
         self.verbose = verbose
@@ -263,23 +278,46 @@ class Demo:
 
     # --------------------------------------------------------------------- running
 
+    def parts(self) -> list[tuple[str, Callable[[], None], list[_Step], Callable[[], bool]]]:
+        """(title, set-up, steps, clean-up) of each part to run, in order."""
+        legacy = ("the legacy API, as 2013 services use it, unchanged",
+                  self.legacy.setup, [_Step(*step) for step in self.legacy.steps()],
+                  self.cleanup_legacy)
+        new = ("the new-style API (oslo.messaging's)", self.setup, self.steps(), self.cleanup)
+        chosen = {"all": [legacy, new], "legacy": [legacy], "new": [new]}[self.part]
+        if len(chosen) == 1:
+            return chosen
+        return [(f"Part {n}: {title}", setup, steps, cleanup)
+                for n, (title, setup, steps, cleanup) in enumerate(chosen, 1)]
+
     def run(self) -> int:
-        """Set up, run every step, clean up; return the exit code."""
+        """Set up, run every step, clean up, part by part; return the exit code."""
         log_filter = _HideProvokedErrors()
         server_log = logging.getLogger("legacy_rpc.messaging.rpc.server")
         if not self.verbose:
             server_log.addFilter(log_filter)
         started = time.perf_counter()
+        parts = self.parts()
+        total = sum(len(steps) for _, _, steps, _ in parts)
+        passed, cleaned = 0, True
         try:
             self.out.line(self.out.bold(f"legacy-rpc demo on {self.where}"))
-            try:
-                self.setup()
-            except Exception as exc:
-                self._error(f"setting up on {masked(self.url)} failed", exc)
-                return 1
-            passed, total = self.run_steps()
+            for title, setup, steps, cleanup in parts:
+                self.out.line()
+                self.out.line(self.out.bold(title[0].upper() + title[1:]))
+                try:
+                    try:
+                        setup()
+                    except Exception as exc:
+                        self._error(f"setting up on {masked(self.url)} failed", exc)
+                        return 1
+                    done = self.run_steps(steps, first=passed + 1)
+                    passed += done
+                finally:
+                    cleaned = cleanup() and cleaned
+                if done < len(steps):
+                    break
         finally:
-            cleaned = self.cleanup()
             server_log.removeFilter(log_filter)
         elapsed = time.perf_counter() - started
         if passed == total and cleaned:
@@ -292,6 +330,13 @@ class Demo:
             self.out.line(self.out.bad(
                 f"{passed} of {total} steps passed; stopped at step {passed + 1}."))
         return 1
+
+    def cleanup_legacy(self) -> bool:
+        """Release the legacy part; False if something failed."""
+        errors = self.legacy.cleanup()
+        for what, exc in errors:
+            self._error(f"{what} failed", exc)
+        return not errors
 
     def setup(self) -> None:
         conf = cfg.ConfigOpts()
@@ -310,21 +355,21 @@ class Demo:
             timeout=self.timeout, retry=2)
         self.out.line(f"Servers {' and '.join(SERVERS)} listen on topic {self.topic!r}.")
 
-    def run_steps(self) -> tuple[int, int]:
-        """Run the steps in order until one fails; return (passed, total)."""
-        steps = self.steps()
-        for number, step in enumerate(steps, 1):
+    def run_steps(self, steps: list[_Step], first: int = 1) -> int:
+        """Run ``steps`` in order, numbered from ``first``, until one fails; return how
+        many passed."""
+        for number, step in enumerate(steps, first):
             self.out.line()
             self.out.line(f"{self.out.bold(f'{number}. {step.title}')}: {step.what}")
             try:
-                # A step makes at most two calls, each bounded by the timeout.
-                _bounded(3 * self.timeout + 1, f"step {number}", step.run)
+                # A step makes at most a few calls, each bounded by the timeout.
+                _bounded(4 * self.timeout + 1, f"step {number}", step.run)
             except Exception as exc:
                 self.out.line()
                 self._error(f"step {number} ({step.title.lower()}) failed", exc)
-                return number - 1, len(steps)
+                return number - first
         self.out.line()
-        return len(steps), len(steps)
+        return len(steps)
 
     def cleanup(self) -> bool:
         """Stop and wait for the servers, release the transport; False if that failed."""

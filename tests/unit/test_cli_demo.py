@@ -10,16 +10,45 @@ from typing import Any
 import pytest
 
 import legacy_rpc.cli as cli
+import legacy_rpc.messaging as messaging
 from legacy_rpc.cli import demo, main
 
-STEP_TITLES = ["1. Call", "2. Cast", "3. Fanout cast", "4. Versioned call",
-               "5. Remote exception", "6. Streamed call", "7. Timeout"]
+LEGACY_TITLES = ["1. rpc.call", "2. rpc.cast and rpc.fanout_cast", "3. rpc.multicall",
+                 "4. RpcProxy with versions", "5. RPCClient to the old service",
+                 "6. Legacy notification"]
+NEW_TITLES = ["Call", "Cast", "Fanout cast", "Versioned call", "Remote exception",
+              "Streamed call", "Timeout"]
+
+
+def _assert_legacy_part(out: str) -> None:
+    for title in LEGACY_TITLES:
+        assert title in out, title
+    assert "hosts host-1 and host-2 consume topic" in out
+    assert "rpc.call(ctxt, topic, {'method': 'add', 'args': {'a': 2, 'b': 3}})" in out
+    assert "ran remember(note='hello')" in out
+    assert "host-1    ran remember(note='hello, everyone')" in out
+    assert "host-2    ran remember(note='hello, everyone')" in out
+    assert "yielded   3" in out and "yielded   1" in out
+    assert "raised    RemoteError (UnsupportedRpcVersion)" in out
+    assert "returned  42" in out
+    assert "returned  'host-2'" in out
+    assert "listener  info(publisher_id='demo.host-1', event_type='demo.started')" in out
+    assert "oslo.messaging client" not in out  # only on a real broker
 
 
 def _assert_full_demo(out: str) -> None:
-    for title in STEP_TITLES:
-        assert title in out, title
     assert "legacy-rpc demo on fake:// (the embedded in-memory broker)" in out
+    assert "Part 1: the legacy API" in out
+    assert "Part 2: the new-style API" in out
+    assert out.index("Part 1:") < out.index("Part 2:")
+    _assert_legacy_part(out)
+    _assert_new_part(out, first=len(LEGACY_TITLES) + 1)
+    assert out.rstrip().splitlines()[-1].startswith("All 13 steps passed in ")
+
+
+def _assert_new_part(out: str, first: int = 1) -> None:
+    for number, title in enumerate(NEW_TITLES, first):
+        assert f"{number}. {title}" in out, title
     assert "add(a=2, b=3)" in out
     assert "returned  5" in out
     assert "ran remember(note='hello')" in out
@@ -35,7 +64,6 @@ def _assert_full_demo(out: str) -> None:
     assert "ended     after 3 values" in out
     assert "raised    MessagingTimeout" in out
     assert "Timed out waiting for a reply" in out
-    assert out.rstrip().splitlines()[-1].startswith("All 7 steps passed in ")
 
 
 def test_demo_in_process(capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,7 +114,7 @@ def test_unusable_broker_url_never_shows_the_password(
 def test_a_step_with_a_wrong_result_fails_the_demo(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(demo.DemoEndpoint, "add", lambda self, ctxt, a, b: a - b)
-    assert main(["demo"]) == 1
+    assert main(["demo", "--part", "new"]) == 1
     captured = capsys.readouterr()
     assert "step 1 (call) failed: StepFailed: expected 5, got -1" in captured.err
     assert "0 of 7 steps passed; stopped at step 1." in captured.out
@@ -101,9 +129,9 @@ def test_a_hung_connection_is_given_up_on(capsys: pytest.CaptureFixture[str],
         unblock.wait(30)
         raise RuntimeError("released by the test")
 
-    monkeypatch.setattr(demo.messaging, "get_rpc_transport", hang)
+    monkeypatch.setattr(messaging, "get_rpc_transport", hang)
     try:
-        assert main(["demo", "--timeout", "0.2"]) == 1
+        assert main(["demo", "--timeout", "0.2", "--part", "new"]) == 1
     finally:
         unblock.set()
     err = capsys.readouterr().err
@@ -136,5 +164,45 @@ def test_missing_subcommand_module_is_skipped(monkeypatch: pytest.MonkeyPatch,
 def test_verbose_logs_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-vv", "demo"]) == 0
     captured = capsys.readouterr()
-    assert "All 7 steps passed" in captured.out
+    assert "All 13 steps passed" in captured.out
     assert "DEBUG" in captured.err or "INFO" in captured.err
+
+
+def test_only_one_part(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--part", "legacy"]) == 0
+    out = capsys.readouterr().out
+    _assert_legacy_part(out)
+    assert "Part 1" not in out and "7. Call" not in out
+    assert out.rstrip().splitlines()[-1].startswith("All 6 steps passed in ")
+    assert main(["demo", "--part", "new"]) == 0
+    out = capsys.readouterr().out
+    _assert_new_part(out)
+    assert "rpc.call" not in out
+    assert out.rstrip().splitlines()[-1].startswith("All 7 steps passed in ")
+    assert main(["demo", "--part", "both"]) == 2
+    assert "invalid choice: 'both'" in capsys.readouterr().err
+
+
+def test_the_legacy_part_leaves_the_global_configuration_as_it_was() -> None:
+    from oslo_config import cfg
+
+    from legacy_rpc import rpc  # noqa: F401 - registers the legacy options
+
+    names = ("control_exchange", "rpc_backend", "transport_url", "notification_driver")
+    assert main(["demo", "--part", "legacy"]) == 0  # registers what it sets
+    before = {name: cfg.CONF[name] for name in names}
+    assert main(["demo", "--part", "legacy"]) == 0
+    assert {name: cfg.CONF[name] for name in names} == before
+    assert before["transport_url"] != "fake://"
+
+
+def test_a_failing_legacy_step_stops_the_demo_before_the_new_part(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from legacy_rpc.cli import demo_legacy
+
+    monkeypatch.setattr(demo_legacy.LegacyManager, "add", lambda self, ctxt, a, b: a * b)
+    assert main(["demo"]) == 1
+    captured = capsys.readouterr()
+    assert "step 1 (rpc.call) failed: StepFailed: expected 5, got 6" in captured.err
+    assert "0 of 13 steps passed; stopped at step 1." in captured.out
+    assert "Part 2" not in captured.out
