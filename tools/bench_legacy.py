@@ -91,8 +91,8 @@ def legacy_server(url: str) -> Iterator[tuple[str, Manager]]:
     """A legacy consumer on a fresh topic of ``url``; yields (topic, manager)."""
     conf = cfg.CONF
     tag = uuid.uuid4().hex[:8]
-    _configure(conf, url, f"bench-legacy-{tag}")
-    topic = f"bench-legacy-{tag}"
+    exchange, topic = f"bench-legacy-{tag}-x", f"bench-legacy-{tag}"
+    _configure(conf, url, exchange)
     manager = Manager()
     conn = rpc.create_connection()
     conn.create_consumer(topic, dispatcher.RpcDispatcher([manager]))
@@ -101,21 +101,33 @@ def legacy_server(url: str) -> Iterator[tuple[str, Manager]]:
         yield topic, manager
     finally:
         conn.close()
-        _delete_queues(url, [topic])
         rpc.cleanup()
+        _delete_broker_objects(url, [topic], [exchange])
         for name in ("control_exchange", "rpc_backend", "rabbit_host", "rabbit_port",
                      "rabbit_userid", "rabbit_password", "rabbit_virtual_host"):
             conf.clear_override(name)
 
 
-def _delete_queues(url: str, queues: list[str]) -> None:
+def _delete_broker_objects(url: str, queues: list[str], exchanges: list[str]) -> None:
+    """Delete what the run declared on RabbitMQ (topic queues are not auto-deleted)."""
     if url.startswith("fake"):
         return
+    import amqp
+
+    parsed = TransportURL.parse(cfg.CONF, url)
+    host = parsed.hosts[0]
+    conn = amqp.Connection(f"{host.hostname or '127.0.0.1'}:{host.port or 5672}",
+                           userid=host.username or "guest", password=host.password or "guest",
+                           virtual_host=parsed.virtual_host or "/")
+    conn.connect()
     try:
-        from tests.helpers import delete_broker_objects
-    except ImportError:
-        return
-    delete_broker_objects(url, set(queues), set())
+        channel = conn.channel()
+        for queue in queues:
+            channel.queue_delete(queue)
+        for exchange in exchanges:
+            channel.exchange_delete(exchange)
+    finally:
+        conn.close()
 
 
 def _timed(count: int, op: Callable[[], Any]) -> tuple[list[float], float, float]:
@@ -204,7 +216,7 @@ def render(results: dict[str, dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--short", action="store_true",
-                        help="a quick look (2 rounds of 300 operations)")
+                        help="a quick look (4 rounds of 150 operations)")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--count", type=int, default=2000, help="operations per round")
     parser.add_argument("--payload", type=int, default=3000, help="payload size in bytes")
@@ -215,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.short:
-        args.rounds, args.count = 2, 300
+        args.rounds, args.count = 4, 150
     logging.basicConfig(level=logging.WARNING)
     cfg.CONF([], project="bench-legacy")
     payload = "x" * args.payload
