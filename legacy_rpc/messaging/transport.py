@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from oslo_config import cfg
 
-from legacy_rpc.messaging import opts
+from legacy_rpc.messaging import _metrics, _tracing, opts
 from legacy_rpc.messaging._transport_url import InvalidTransportURL, TransportHost, TransportURL
 from legacy_rpc.messaging.drivers import registry
 from legacy_rpc.messaging.drivers.base import LISTEN_KINDS, BaseDriver, Listener, Subscription
@@ -54,6 +56,53 @@ class Transport:
     def __init__(self, driver: BaseDriver) -> None:
         self.conf = driver.conf
         self._driver = driver
+        url = getattr(driver, "_url", None)
+        system = _tracing.system_of((url.transport if isinstance(url, TransportURL) else "") or "")
+        self._tracing: _tracing.Tracing | None = None
+        self._metrics: _metrics.Metrics | None = None
+        if isinstance(self.conf, cfg.ConfigOpts):
+            self._tracing = _tracing.for_conf(self.conf, system)
+            self._metrics = _metrics.for_conf(self.conf, system)
+
+    def _observe_send(self, target: Target, ctxt: dict[str, Any], message: dict[str, Any],
+                      operation: str) -> AbstractContextManager[Any]:
+        """Trace (injecting the trace context into ``ctxt``) and measure one send."""
+        if self._tracing is None and self._metrics is None:
+            return contextlib.nullcontext()
+        method = str(message.get("method", "")) if operation != "notify" else ""
+        stack = contextlib.ExitStack()
+        if self._metrics is not None:
+            if operation == "notify":
+                name = str(message.get("event_type", ""))
+                stack.enter_context(self._metrics.send(operation, str(target.topic), name))
+            else:
+                stack.enter_context(self._metrics.send(
+                    "fanout" if operation == "cast" and target.fanout else operation,
+                    str(target.topic), method))
+        if self._tracing is not None:
+            if operation == "notify":
+                stack.enter_context(self._tracing.notify(
+                    str(target.topic), str(message.get("event_type", "")), ctxt))
+            else:
+                stack.enter_context(self._tracing.send(target, method, operation, ctxt))
+        return stack
+
+    def _observe_dispatch(self, ctxt: dict[str, Any], message: dict[str, Any],
+                          msg_id: str | None, topic: str,
+                          notification: bool = False) -> AbstractContextManager[Any]:
+        """Trace (as a child of the sender's span) and measure one dispatch."""
+        if self._tracing is None and self._metrics is None:
+            return contextlib.nullcontext()
+        name = str(message.get("event_type" if notification else "method", "") or "unknown")
+        stack = contextlib.ExitStack()
+        if self._metrics is not None:
+            stack.enter_context(self._metrics.process(topic, name))
+        if self._tracing is not None:
+            if notification:
+                stack.enter_context(self._tracing.process_notification(ctxt, name, msg_id))
+            else:
+                stack.enter_context(self._tracing.receive(ctxt, name, msg_id))
+        return stack
 
     def _require_driver_features(self, requeue: bool = False) -> None:
         self._driver.require_features(requeue=requeue)
@@ -64,9 +113,11 @@ class Transport:
               transport_options: TransportOptions | None = None) -> Any:
         if not target.topic:
             raise InvalidTarget("A topic is required to send", target)
-        return self._driver.send(target, ctxt, message, wait_for_reply=wait_for_reply,
-                                 timeout=timeout, call_monitor_timeout=call_monitor_timeout,
-                                 retry=retry, transport_options=transport_options)
+        with self._observe_send(target, ctxt, message, "call" if wait_for_reply else "cast"):
+            return self._driver.send(target, ctxt, message, wait_for_reply=wait_for_reply,
+                                     timeout=timeout,
+                                     call_monitor_timeout=call_monitor_timeout,
+                                     retry=retry, transport_options=transport_options)
 
     def _send_stream(self, target: Target, ctxt: dict[str, Any], message: dict[str, Any],
                      timeout: float | None = None, call_monitor_timeout: float | None = None,
@@ -77,16 +128,18 @@ class Transport:
         if not self._driver.capabilities.streaming_replies:
             raise NotImplementedError(
                 f"the {type(self._driver).__name__} driver cannot stream replies")
-        return self._driver.send_stream(target, ctxt, message, timeout=timeout,
-                                        call_monitor_timeout=call_monitor_timeout,
-                                        retry=retry, transport_options=transport_options)
+        with self._observe_send(target, ctxt, message, "call"):
+            return self._driver.send_stream(target, ctxt, message, timeout=timeout,
+                                            call_monitor_timeout=call_monitor_timeout,
+                                            retry=retry, transport_options=transport_options)
 
     def _send_notification(self, target: Target, ctxt: dict[str, Any],
                            message: dict[str, Any], version: float,
                            retry: int | None = None) -> None:
         if not target.topic:
             raise InvalidTarget("A topic is required to send", target)
-        self._driver.send_notification(target, ctxt, message, version, retry=retry)
+        with self._observe_send(target, ctxt, message, "notify"):
+            self._driver.send_notification(target, ctxt, message, version, retry=retry)
 
     def _listen(self, target: Target, batch_size: int,
                 batch_timeout: float | None) -> Listener:

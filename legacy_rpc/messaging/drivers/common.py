@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from legacy_rpc.messaging import _mask, wire
+from legacy_rpc.messaging import _mask, _metrics, wire
 from legacy_rpc.messaging.exceptions import MessagingTimeout
 
 LOG = logging.getLogger(__name__)
@@ -451,6 +451,7 @@ def log_rejected(queue_name: str, exc: BaseException, body: bytes | str) -> None
         excerpt = "<not printable>"
     LOG.error("Rejecting a malformed message (%d bytes) from queue %s: %s; message: %s",
               size, queue_name, _mask.mask_text(str(exc)[:300]), excerpt)
+    _metrics.rejected(type(exc).__name__)
 
 
 class ConsumerHealth:

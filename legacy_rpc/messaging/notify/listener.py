@@ -112,9 +112,13 @@ class NotificationServer(NotificationServerBase):
     def _process_incoming(self, incoming: list[IncomingMessage]) -> None:
         dispatcher = self.dispatcher
         assert isinstance(dispatcher, NotificationDispatcher)
+        topic = str(self.targets[0].topic) if len(self.targets) == 1 else ""
         for message in incoming:
             try:
-                verdict = dispatcher.dispatch(message)
+                with self.transport._observe_dispatch(message.ctxt, message.message,
+                                                      message.msg_id, topic,
+                                                      notification=True):
+                    verdict = dispatcher.dispatch(message)
             except Exception:
                 LOG.exception("Could not dispatch notification %s; this counts as REQUEUE",
                               message.msg_id)

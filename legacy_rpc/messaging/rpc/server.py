@@ -101,7 +101,9 @@ class RPCServer(msg_server.MessageHandlingServer):
             return
         monitor = _CallMonitor(message)
         try:
-            result, failure = self._dispatch(message)
+            with self.transport._observe_dispatch(message.ctxt, message.message,
+                                                  message.msg_id, str(self._target.topic)):
+                result, failure = self._dispatch(message)
         finally:
             monitor.stop()
         try:

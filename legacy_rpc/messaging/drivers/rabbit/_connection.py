@@ -37,6 +37,7 @@ from typing import Any
 import amqp
 import amqp.exceptions
 
+from legacy_rpc.messaging import _metrics
 from legacy_rpc.messaging._transport_url import TransportHost
 from legacy_rpc.messaging.drivers.rabbit import _compression
 from legacy_rpc.messaging.drivers.rabbit._errors import (
@@ -377,6 +378,7 @@ class BrokerConnection:
                         self._open(deadline)
                         if attempt:
                             LOG.info("Reconnected to AMQP server on %s", self.describe())
+                            _metrics.reconnected("rabbitmq")
                     assert self._conn is not None
                     with self._conn.transport.having_timeout(self._io_limit(deadline)):
                         if self._channel is None:
@@ -540,8 +542,8 @@ class BrokerConnection:
     def _wait_confirm(self, deadline: float | None) -> None:
         """Wait for the broker's confirm of the last publish, in bounded slices."""
         assert self._conn is not None
-        limit = None if self._conn.heartbeat else \
-            time.monotonic() + CONFIRM_TIMEOUT_WITHOUT_HEARTBEAT
+        started = time.monotonic()
+        limit = None if self._conn.heartbeat else started + CONFIRM_TIMEOUT_WITHOUT_HEARTBEAT
         while self._confirm is None:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
@@ -552,6 +554,7 @@ class BrokerConnection:
             due = [d for d in (deadline, limit) if d is not None]
             wait = min(WAIT_SLICE, *(d - now for d in due)) if due else WAIT_SLICE
             self._wait_socket(max(0.0, wait))
+        _metrics.confirm_waited(time.monotonic() - started, "rabbitmq")
         if not self._confirm:
             raise amqp.exceptions.MessageNacked()
 
