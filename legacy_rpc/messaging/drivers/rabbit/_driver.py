@@ -268,7 +268,7 @@ class RabbitDriver(base.BaseDriver):
         if at_least_once:  # an unroutable call must fail at once: wait for the confirm
             def publish(body: dict[str, Any]) -> None:
                 self._publish_request(target, body, transport_options, retry, deadline,
-                                      expiration=timeout, is_call=True)
+                                      expiration=_time_left(deadline), is_call=True)
 
             return common.start_call(self._waiters, publish, ctxt, message,
                                      reply_q=self._reply_queue(deadline), **common_args)
@@ -280,7 +280,7 @@ class RabbitDriver(base.BaseDriver):
             try:
                 conn = self._publish_once(target, exchange, routing_key,
                                           wire.encode_body(body), mandatory, retry, deadline,
-                                          timeout, on_failure=on_failure)
+                                          _time_left(deadline), on_failure=on_failure)
             except PublishOutcomeUnknown:
                 return None  # if the request got through, its reply still comes
             return lambda: self._settle(conn, deadline)
@@ -396,3 +396,9 @@ class RabbitDriver(base.BaseDriver):
         if reply is not None:
             reply.close()
         self._pool.close()
+
+
+def _time_left(deadline: float | None) -> float | None:
+    """A call request's expiration: what is left of its caller's deadline (declaring the
+    reply queue may have used some), so the request never outlives its caller."""
+    return None if deadline is None else max(0.001, deadline - time.monotonic())
