@@ -12,6 +12,8 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from oslo_config import cfg
+
 from legacy_rpc.messaging import opts
 from legacy_rpc.messaging._utils import parse_version, version_is_compatible
 from legacy_rpc.messaging.drivers.base import TransportDriverError
@@ -111,11 +113,19 @@ class _BaseCallContext:
             self._check_version_cap(msg.get("version"))
         return msg, wire_ctxt
 
-    def _call_timeout(self) -> float:
+    def _call_timeout(self) -> float | None:
+        """The client's timeout, else ``rpc_response_timeout`` (None: no limit, as oslo).
+
+        Options are registered only when missing: registering empties oslo.config's cache
+        of values, which would make every later option read slow again."""
         if self.timeout is not None:
             return self.timeout
-        opts.register_transport_opts(self.conf)
-        return float(self.conf.rpc_response_timeout)
+        try:
+            value = self.conf.rpc_response_timeout
+        except cfg.NoSuchOptError:
+            opts.register_transport_opts(self.conf)
+            value = self.conf.rpc_response_timeout
+        return None if value is None else float(value)
 
     def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
         """Send a request and return once the backend has it; no result comes back."""
