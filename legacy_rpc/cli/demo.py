@@ -30,6 +30,7 @@ from oslo_config import cfg
 
 import legacy_rpc.messaging as messaging
 from legacy_rpc.cli import DEFAULT_URL, masked
+from legacy_rpc.cli._demo_inbox import Inbox
 from legacy_rpc.cli.demo_legacy import LegacyPart
 
 __all__ = ["register", "run"]
@@ -127,34 +128,12 @@ class _Out:
 # ----------------------------------------------------------------------------- servers
 
 
-class _Inbox:
-    """What the servers received through ``remember``, with the time it arrived."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._items: list[tuple[str, str, float]] = []
-
-    def add(self, server: str, note: str) -> None:
-        with self._cond:
-            self._items.append((server, note, time.perf_counter()))
-            self._cond.notify_all()
-
-    def wait(self, note: str, count: int, timeout: float) -> list[tuple[str, float]]:
-        """Wait until ``count`` servers got ``note``; return (server, arrival) so far."""
-        def got() -> list[tuple[str, float]]:
-            return [(server, at) for server, n, at in self._items if n == note]
-
-        with self._cond:
-            self._cond.wait_for(lambda: len(got()) >= count, timeout)
-            return got()
-
-
 class DemoEndpoint:
     """The methods the demo calls; each server has its own instance."""
 
     target = messaging.Target(version="1.2")
 
-    def __init__(self, name: str, inbox: _Inbox, release: threading.Event) -> None:
+    def __init__(self, name: str, inbox: Inbox, release: threading.Event) -> None:
         self.name = name
         self._inbox = inbox
         self._release = release
@@ -244,7 +223,7 @@ class Demo:
         self.out = out
         self.verbose = verbose
         self.topic = f"legacy-rpc-demo-{uuid.uuid4().hex[:8]}"
-        self.inbox = _Inbox()
+        self.inbox = Inbox()
         self.release = threading.Event()
         self.transport: messaging.Transport | None = None
         self.servers: list[messaging.MessageHandlingServer] = []

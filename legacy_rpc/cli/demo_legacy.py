@@ -16,7 +16,6 @@ import importlib.util
 import json
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from oslo_config import cfg
 
 import legacy_rpc.messaging as messaging
 from legacy_rpc.cli import DEFAULT_URL
+from legacy_rpc.cli._demo_inbox import Inbox
 from legacy_rpc.messaging import opts as core_opts
 
 __all__ = ["LegacyPart", "LegacyManager"]
@@ -34,34 +34,13 @@ EXCHANGE = "legacy_rpc_demo"
 HOSTS = ("host-1", "host-2")
 
 
-class _Seen:
-    """What the hosts ran (``remember``) or the listener received, with arrival times."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._items: list[tuple[str, str, float]] = []
-
-    def add(self, who: str, what: str) -> None:
-        with self._cond:
-            self._items.append((who, what, time.perf_counter()))
-            self._cond.notify_all()
-
-    def wait(self, what: str, count: int, timeout: float) -> list[tuple[str, float]]:
-        def got() -> list[tuple[str, float]]:
-            return [(who, at) for who, w, at in self._items if w == what]
-
-        with self._cond:
-            self._cond.wait_for(lambda: len(got()) >= count, timeout)
-            return got()
-
-
 class LegacyManager:
     """A manager as 2013 services wrote them: ``(self, context, **args)`` methods and an
     ``RPC_API_VERSION`` that the ``RpcDispatcher`` checks."""
 
     RPC_API_VERSION = "1.1"
 
-    def __init__(self, host: str, seen: _Seen) -> None:
+    def __init__(self, host: str, seen: Inbox) -> None:
         self.host = host
         self._seen = seen
 
@@ -81,7 +60,7 @@ class LegacyManager:
 class _NotificationEndpoint:
     """A new-style listener's endpoint for the legacy notification."""
 
-    def __init__(self, seen: _Seen) -> None:
+    def __init__(self, seen: Inbox) -> None:
         self._seen = seen
 
     def info(self, ctxt: Any, publisher_id: str, event_type: str, payload: Any,
@@ -104,7 +83,7 @@ class LegacyPart:
         self._failed = failed
         self.topic = f"legacy-rpc-demo-legacy-{uuid.uuid4().hex[:8]}"
         self.notify_topic = f"{self.topic}-notifications"
-        self.seen = _Seen()
+        self.seen = Inbox()
         self._conf = cfg.CONF
         self._overrides: list[tuple[str, str | None]] = []
         self._connections: list[Any] = []
