@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,14 +203,19 @@ def scan_file(path: Path, kind: str, shown: str,
     return report
 
 
-def scan_path(root: Path) -> Report:
-    """Scan ``root`` (a file or a directory). :raises FileNotFoundError: it does not exist."""
+def scan_path(root: Path, progress: Callable[[int, str], None] | None = None) -> Report:
+    """Scan ``root`` (a file or a directory). :raises FileNotFoundError: it does not exist.
+
+    ``progress(count, path)`` is called before each file is scanned (the CLI's progress line).
+    """
     if not root.exists():
         raise FileNotFoundError(f"no such file or directory: {root}")
     report = Report(str(root))
     resolver = TreeResolver()
-    for path, kind in iter_files(root, resolver):
+    for count, (path, kind) in enumerate(iter_files(root, resolver)):
         shown = path.relative_to(root).as_posix() if path != root else str(path)
+        if progress is not None:
+            progress(count, shown)
         report.files.append(scan_file(path, kind, shown, resolver))
     report.files.sort(key=lambda r: r.path)
     return report
