@@ -45,6 +45,12 @@ def driver_url(request: pytest.FixtureRequest) -> str:
     if name == "amqp1":
         amqp1_url: str = request.getfixturevalue("amqp1_url")
         return amqp1_url
+    if name == "zmq":
+        pytest.importorskip("zmq", reason="pyzmq (legacy-rpc[zmq]) is missing")
+        # Loopback only; registrations in Redis under a namespace of this session's own.
+        matchmaker = os.environ.get("LEGACY_RPC_ZMQ_MATCHMAKER", "redis")
+        return (f"zmq://127.0.0.1/contract-{SESSION}?bind_address=127.0.0.1"
+                f"&matchmaker={matchmaker}")
     if name != "rabbit":
         return f"{name}://"
     url: str = request.getfixturevalue("rabbit_url")

@@ -1,0 +1,254 @@
+"""``ZmqListener``: a bound ROUTER socket whose messages a server or listener polls.
+
+Each listener binds its own socket (no receiver process beside the service) on
+``rpc_zmq_bind_address`` and registers ``<address> <queue>`` under the matchmaker key of
+each subscription when it starts (unregistering when it stops). Its I/O thread reads the
+socket into a bounded inbox (``rpc_zmq_topic_backlog``; beyond it messages are dropped and
+logged) and sends the replies the dispatching threads hand over. Malformed frames and bodies
+are dropped and logged masked; duplicates of a request are dropped.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import zmq
+
+from legacy_rpc.messaging import wire
+from legacy_rpc.messaging.drivers import base, common
+from legacy_rpc.messaging.drivers.zmq import _frames
+from legacy_rpc.messaging.drivers.zmq._loop import IOLoop
+from legacy_rpc.messaging.drivers.zmq._matchmaker import member
+
+if TYPE_CHECKING:
+    from legacy_rpc.messaging.drivers.zmq._driver import ZmqDriver
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ["ZmqListener", "subscription_key"]
+
+DEFAULT_BACKLOG = 10000
+"""The inbox bound when ``rpc_zmq_topic_backlog`` is not set."""
+
+
+def subscription_key(sub: base.Subscription, default_exchange: str) -> tuple[str, str]:
+    """``(matchmaker key, queue)`` of a subscription (see ``_matchmaker``)."""
+    if sub.fanout:
+        return f"fanout:{sub.routing_key}", ""
+    return (f"{sub.exchange or default_exchange}:{sub.routing_key}",
+            sub.queue or sub.routing_key)
+
+
+class _RpcIncoming(base.RpcIncomingMessage):
+    def __init__(self, listener: ZmqListener, identity: bytes, request: wire.Request) -> None:
+        super().__init__(**base.RpcIncomingMessage.fields_of(request))
+        self._listener = listener
+        self._identity = identity
+
+    def transmit_reply(self, body: dict[str, Any]) -> None:
+        try:
+            self._listener.send_reply(self._identity, wire.encode_body(body))
+        except Exception:
+            LOG.exception("Could not send the reply to message ID %s", self.msg_id)
+
+
+class _NotificationIncoming(base.IncomingMessage):
+    def __init__(self, note: wire.Notification, raw: bool) -> None:
+        message_id = note.metadata.get("message_id")
+        super().__init__(note.ctxt, note.payload if raw else wire.notification_message(note),
+                         message_id if isinstance(message_id, str) else None)
+
+
+class ZmqListener(base.PollStyleListener):
+    """Receives on its own bound socket; see the module docstring."""
+
+    def __init__(self, driver: ZmqDriver, subscriptions: list[base.Subscription], kind: str,
+                 collect: Callable[[bytes], None] | None = None) -> None:
+        super().__init__()
+        self._driver = driver
+        self.kind = kind
+        self._collect = collect
+        options = driver.options
+        self._limit = options.topic_backlog or DEFAULT_BACKLOG
+        self._inbox: collections.deque[tuple[bytes, str, bytes]] = collections.deque()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._closed = False
+        self._dropped = 0
+        self._dedup = common.DuplicateFilter()
+        self._loop = IOLoop(driver.context, f"legacy-rpc-zmq-{kind}")
+        socket = driver.context.socket(zmq.ROUTER)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        socket.setsockopt(zmq.RCVHWM, self._limit)
+        socket.setsockopt(zmq.SNDHWM, options.send_queue_limit)
+        socket.setsockopt(zmq.MAXMSGSIZE, common.MAX_MESSAGE_SIZE)
+        driver.secure(socket, True)
+        port = driver.bind_port(subscriptions)
+        try:
+            if port:
+                socket.bind(f"tcp://{driver.bind_host}:{port}")
+            else:
+                port = socket.bind_to_random_port(f"tcp://{driver.bind_host}")
+        except zmq.ZMQError as exc:
+            socket.close(linger=0)
+            self._loop.close()
+            raise OSError(f"cannot bind tcp://{driver.bind_host}:{port or '*'}: {exc}") from exc
+        self.port = port
+        self.address = f"tcp://{driver.advertised_host}:{port}"
+        keys: list[tuple[str, str]] = []
+        for sub in subscriptions:
+            key, queue = subscription_key(sub, driver.default_exchange)
+            if sub.fanout:
+                queue = f"fanout-{self.address}"
+            if (key, queue) not in keys:
+                keys.append((key, queue))
+        self.registrations = [(key, member(self.address, queue)) for key, queue in keys]
+        self._registered = False
+        self.reply_routes: dict[str, bytes] = {}
+        self._socket = socket
+        self._loop.call(lambda: self._loop.add(socket, self._on_readable))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._stopped = False
+            if self._registered:
+                return
+            self._registered = True
+        for key, value in self.registrations:
+            self._driver.matchmaker.register(key, value)
+
+    def _unregister(self) -> None:
+        with self._cond:
+            if not self._registered:
+                return
+            self._registered = False
+        for key, value in self.registrations:
+            self._driver.matchmaker.unregister(key, value)
+
+    def stop(self) -> None:
+        self._unregister()
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def cleanup(self) -> None:
+        """Unregister and close the socket; messages not yet polled are lost."""
+        self._unregister()
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._stopped = True
+            lost = len(self._inbox)
+            self._inbox.clear()
+            self._cond.notify_all()
+        if lost:
+            LOG.warning("%d message(s) received by %s were not handled before it closed",
+                        lost, self.address)
+        self._loop.close()
+        self._driver.forget_listener(self)
+
+    # ------------------------------------------------------------------ I/O thread
+
+    def _on_readable(self, socket: Any, _mask: int) -> None:
+        received = []
+        for _ in range(1000):  # bounded per turn
+            try:
+                received.append(socket.recv_multipart(zmq.NOBLOCK))
+            except zmq.Again:
+                break
+        accepted = []
+        for frames in received:
+            identity, rest = frames[0], frames[1:]
+            try:
+                kind, queue, body = _frames.parse(rest)
+                if kind != _frames.MESSAGE:
+                    raise _frames.MalformedFrames("a reply was sent to a listener")
+            except _frames.MalformedFrames as exc:
+                common.log_rejected(self.address, exc, b"".join(rest)[:common.LOG_EXCERPT])
+                continue
+            accepted.append((identity, queue, body))
+        if not accepted:
+            return
+        if self._collect is not None:
+            for identity, _queue, body in accepted:
+                self._remember_reply_route(identity, body)
+                self._collect(body)
+            return
+        with self._cond:
+            for item in accepted:
+                if len(self._inbox) >= self._limit:
+                    self._dropped += 1
+                    if self._dropped == 1 or self._dropped % 1000 == 0:
+                        LOG.error("The inbox of %s is full (%d messages); dropped %d so far",
+                                  self.address, self._limit, self._dropped)
+                    continue
+                self._inbox.append(item)
+            self._cond.notify()
+
+    def _remember_reply_route(self, identity: bytes, body: bytes) -> None:
+        """(Raw collectors) remember which connection a request's ``_reply_q`` is on."""
+        try:
+            request = common.parse_delivery("rpc", body)
+        except wire.MalformedMessage:
+            return
+        if isinstance(request, wire.Request) and request.reply_q:
+            self.reply_routes[request.reply_q] = identity
+
+    def send_reply(self, identity: bytes, body: bytes) -> None:
+        """Send a reply to the peer ``identity`` (any thread)."""
+        def send() -> None:
+            try:
+                self._socket.send_multipart([identity, *_frames.reply(body)], zmq.NOBLOCK)
+            except zmq.ZMQError as exc:  # the caller is gone, or is not reading
+                LOG.warning("Could not send a reply from %s: %s", self.address, exc)
+        self._loop.call(send)
+
+    # ------------------------------------------------------------------ polling
+
+    def _to_incoming(self, identity: bytes, queue: str,
+                     body: bytes) -> base.IncomingMessage | None:
+        try:
+            parsed = common.parse_delivery(self.kind, body)
+        except wire.MalformedMessage as exc:
+            common.log_rejected(queue or self.address, exc, body)
+            return None
+        if self._dedup.seen(parsed.unique_id):
+            LOG.info("Ignoring duplicate message %s on %s", parsed.unique_id, self.address)
+            return None
+        if isinstance(parsed, wire.Request):
+            return _RpcIncoming(self, identity, parsed)
+        return _NotificationIncoming(parsed, raw=self.kind == "raw")
+
+    def poll(self, timeout: float | None = None, batch_size: int = 1,
+             batch_timeout: float | None = None) -> list[base.IncomingMessage]:
+        deadline = time.monotonic() + timeout if timeout is not None else None
+        batch: list[base.IncomingMessage] = []
+        batch_deadline: float | None = None
+        with self._cond:
+            while len(batch) < batch_size:
+                if self._inbox:
+                    incoming = self._to_incoming(*self._inbox.popleft())
+                    if incoming is not None:
+                        batch.append(incoming)
+                        if batch_deadline is None and batch_timeout is not None:
+                            batch_deadline = time.monotonic() + batch_timeout
+                    continue
+                if self._stopped or (batch and batch_timeout is None):
+                    break
+                due = [d for d in (deadline, batch_deadline) if d is not None]
+                remaining = min(due) - time.monotonic() if due else None
+                if remaining is not None and remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+        return batch
