@@ -368,6 +368,13 @@ def test_a_pool_listener_keeps_the_default_queue_fed(notifier: Notifier,
 
 # --------------------------------------------------------------------------- requeue and errors
 
+@pytest.fixture
+def requeue(ntransport: messaging.Transport) -> None:
+    """Skip on a driver that cannot give a message back (Capabilities.requeue)."""
+    if not ntransport._driver.capabilities.requeue:
+        pytest.skip(f"{type(ntransport._driver).__name__} cannot requeue")
+
+
 def _once(verdict: Any) -> Callable[[dict[str, Any]], Any]:
     """A verdict function: ``verdict`` (a value, or an exception to raise) for the first
     delivery of each message id, HANDLED afterwards."""
@@ -387,6 +394,7 @@ def _once(verdict: Any) -> Callable[[dict[str, Any]], Any]:
     return decide
 
 
+@pytest.mark.usefixtures("requeue")
 def test_requeued_notification_is_delivered_again(notifier: Notifier,
                                                   listen: StartListener) -> None:
     rec = Recorder(["info"], verdict=_once(NotificationResult.REQUEUE))
@@ -425,6 +433,7 @@ def test_endpoint_exception_is_logged_and_acknowledged(notifier: Notifier,
     assert failures, "the endpoint's exception is logged with its traceback"
 
 
+@pytest.mark.usefixtures("requeue")
 def test_endpoint_exception_requeues_with_allow_requeue(notifier: Notifier,
                                                         listen: StartListener) -> None:
     rec = Recorder(["info"], verdict=_once(RuntimeError("transient")))
@@ -434,6 +443,7 @@ def test_endpoint_exception_requeues_with_allow_requeue(notifier: Notifier,
     assert first["metadata"]["message_id"] == second["metadata"]["message_id"]
 
 
+@pytest.mark.usefixtures("requeue")
 def test_first_requeue_stops_the_dispatch(notifier: Notifier, listen: StartListener) -> None:
     first = Recorder(["info"], verdict=_once(NotificationResult.REQUEUE))
     second = Recorder(["info"])
@@ -444,6 +454,7 @@ def test_first_requeue_stops_the_dispatch(notifier: Notifier, listen: StartListe
     assert len(second.calls) == 1  # only the redelivery reached the second endpoint
 
 
+@pytest.mark.usefixtures("requeue")
 def test_unacknowledged_notification_is_redelivered_after_cleanup(
         ntransport: messaging.Transport, topic: str, notifier: Notifier) -> None:
     """Acknowledgement comes after dispatch: a listener that goes away first gives the
@@ -591,6 +602,7 @@ def test_batches_are_split_by_priority_and_filtered(ntransport: messaging.Transp
     assert by_priority == {"info": ["info.event", "info.event"], "error": ["error.event"]}
 
 
+@pytest.mark.usefixtures("requeue")
 def test_a_requeued_batch_is_delivered_again(notifier: Notifier,
                                              listen: StartListener) -> None:
     verdicts = iter([NotificationResult.REQUEUE])
