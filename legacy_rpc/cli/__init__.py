@@ -25,7 +25,7 @@ __all__ = ["SUBCOMMANDS", "DEFAULT_URL", "build_parser", "main", "masked"]
 
 LOG = logging.getLogger(__name__)
 
-SUBCOMMANDS = ["demo", "notify", "scan", "migrate", "config"]
+SUBCOMMANDS = ["demo", "notify", "ping", "call", "status", "scan", "migrate", "config"]
 """Modules of this package that register subcommands, in help order."""
 
 DEFAULT_URL = "fake://"

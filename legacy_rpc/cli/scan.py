@@ -1,7 +1,8 @@
 """``legacy-rpc scan PATH``: what is still legacy in a code base, and what to do next.
 
 Exit status: 0 nothing legacy left, 1 legacy usage found (see ``--fail-on``), 2 a file could
-not be scanned or PATH does not exist. ``--json`` prints the report for CI.
+not be scanned or PATH does not exist. ``--json`` prints the report for CI. While a big tree is
+scanned, a progress line is drawn on stderr when (and only when) stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from legacy_rpc.migration.findings import KINDS
 from legacy_rpc.migration.report import IMPORT_KINDS, Report, scan_path
@@ -79,12 +81,46 @@ def format_text(report: Report) -> str:
     return "\n".join(out)
 
 
+class Progress:
+    """A one-line "scanning: N files" counter on a terminal for runs longer than ``delay``
+    seconds, redrawn at most every ``every`` seconds and erased at the end; nothing at all
+    when ``stream`` is not a TTY (so piped and redirected output never changes)."""
+
+    def __init__(self, stream: TextIO, delay: float = 0.5, every: float = 0.1) -> None:
+        self._stream = stream
+        self._every = every
+        self._next = time.monotonic() + delay
+        self._drawn = False
+        isatty = getattr(stream, "isatty", None)
+        self.enabled = bool(isatty and isatty())
+
+    def __call__(self, count: int, path: str) -> None:
+        now = time.monotonic()
+        if not self.enabled or now < self._next:
+            return
+        self._next = now + self._every
+        shown = "".join(c if c.isprintable() else "?" for c in path)
+        self._stream.write(f"\r\x1b[Kscanning: {count} files done, now {shown}"[:200])
+        self._stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """Erase the line, so the report starts on a clean line."""
+        if self._drawn:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._drawn = False
+
+
 def scan_command(args: argparse.Namespace) -> int:
+    progress = Progress(sys.stderr)
     try:
-        report = scan_path(Path(args.path))
+        report = scan_path(Path(args.path), progress if progress.enabled else None)
     except FileNotFoundError as exc:
+        progress.close()
         print(f"legacy-rpc scan: error: {exc}", file=sys.stderr)
         return 2
+    progress.close()
     code = exit_code(report, args.fail_on)
     if args.json:
         data = report.as_dict()
