@@ -8,12 +8,14 @@ Nothing confirmed may be lost or run twice, every call gets its answer or
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from oslo_config import cfg
@@ -21,6 +23,7 @@ from oslo_config import cfg
 import legacy_rpc.messaging as messaging
 from legacy_rpc.messaging.notify import Notifier, get_notification_listener
 from tests.helpers import wait_for
+from tests.infra.faultproxy import FaultProxy
 from tests.infra.nodes import PrivateNode, RabbitMQTools
 
 pytest.importorskip("proton", reason="python-qpid-proton (legacy-rpc[amqp1]) is missing")
@@ -163,6 +166,13 @@ Services = tuple[Sink, Load, Callable[[], int]]
 
 @pytest.fixture
 def services(url: str) -> Iterator[Services]:
+    with running_services(url) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_services(url: str) -> Iterator[Services]:
+    """An RPC server and a notification listener on one transport, a load on another."""
     server_transport = messaging.get_rpc_transport(make_conf(), url)
     client_transport = messaging.get_rpc_transport(make_conf(), url)
     topic = "resilience"
@@ -277,3 +287,56 @@ def test_service_comes_back_after_a_broker_restart(amqp1_node: PrivateNode,
     assert not twice, f"casts run more than once: {twice[:10]}"
     assert not load.call_errors, load.call_errors[:5]
     assert all(t < CALL_TIMEOUT + 2 for t in load.call_timeouts), load.call_timeouts
+
+
+@pytest.fixture
+def proxy(amqp1_node: PrivateNode) -> Iterator[FaultProxy]:
+    """A fault-injecting TCP proxy in front of the private node."""
+    with FaultProxy(amqp1_node.amqp_port) as fault_proxy:
+        yield fault_proxy
+
+
+def _through(proxy: FaultProxy, url: str, extra: str = "") -> str:
+    """``url`` with the proxy's port instead of the node's, and ``extra`` query options."""
+    parts = urlsplit(url)
+    netloc = f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}"
+    return urlunsplit(parts._replace(netloc=netloc)) + extra
+
+
+def test_nothing_is_lost_when_every_tcp_connection_is_reset(url: str,
+                                                            proxy: FaultProxy) -> None:
+    with running_services(_through(proxy, url)) as (sink, load, _):
+        load.start()
+        wait_for(lambda: load.call_ok > 20 and sink.casts and sink.notes, timeout=20,
+                 message="no traffic before the first reset")
+        for _ in range(3):
+            before = kinds(sink, load)
+            proxy.reset()
+            wait_for(lambda b=before: all(  # type: ignore[misc]
+                now > then + 10 for now, then in zip(kinds(sink, load), b, strict=True)),
+                timeout=30, message=lambda: f"no progress of each kind after a reset: "
+                                            f"{kinds(sink, load)}")
+        load.join()
+        _check_outcomes(sink, load)
+
+
+def test_a_silent_broker_is_detected_by_the_idle_timeout(url: str,
+                                                         proxy: FaultProxy) -> None:
+    """A half-open connection (the broker vanished without a FIN): calls time out within
+    their timeout, the idle time-out (heartbeats) notices the dead connection, and the
+    service works again on a new one."""
+    with running_services(_through(proxy, url, "&idle_timeout=2")) as (sink, load, _):
+        load.start()
+        wait_for(lambda: load.call_ok > 20, timeout=20, message="no traffic before")
+        proxy.blackhole()
+        before = proxy.accepted
+        proxy.pass_through()  # new connections work; the silent ones stay silent
+        wait_for(lambda: proxy.accepted >= before + 3, timeout=20,
+                 message="the dead connections were not replaced (idle time-out)")
+        ok = load.call_ok
+        wait_for(lambda: load.call_ok > ok + 10, timeout=20, message="calls did not resume")
+        load.join()
+        wait_for(lambda: load.casts_confirmed <= set(sink.casts), timeout=30,
+                 message="confirmed casts lost")
+        assert not load.call_errors, load.call_errors[:5]
+        assert all(t < CALL_TIMEOUT + 2 for t in load.call_timeouts), load.call_timeouts
