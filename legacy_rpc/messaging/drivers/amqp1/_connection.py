@@ -15,13 +15,16 @@ any more: the broker gives them to a consumer again.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import random
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +110,18 @@ class _Timer(Handler):
         self._action()
 
 
+_live: weakref.WeakSet[Amqp1Connection] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_connections() -> None:
+    """Stop every I/O thread before the interpreter finalises: a daemon thread still
+    inside proton's C code while Python tears down can crash the process at exit."""
+    for conn in list(_live):
+        with contextlib.suppress(Exception):
+            conn.close(timeout=2.0)
+
+
 def _link_name() -> str:
     """A name no other link of this process has, also across reconnects (proton's default
     repeats, and a late outcome from a lost link must never match a new delivery)."""
@@ -153,6 +168,7 @@ class Amqp1Connection(MessagingHandler):
         self.connected_event = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
+        _live.add(self)
 
     # ---------------------------------------------------------------- thread hand-over
 
@@ -536,8 +552,9 @@ class Amqp1Connection(MessagingHandler):
         if self._closing:
             self._stop_container()
 
-    def close(self) -> None:
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
         """Close the connection and stop the I/O thread; bounded wait."""
+        _live.discard(self)
         if not self._thread.is_alive():
             return
 
@@ -551,13 +568,12 @@ class Amqp1Connection(MessagingHandler):
                 # Close properly, so the broker takes back unsettled deliveries and credit
                 # at once; stop when the broker answered, or after a bounded wait.
                 self._conn.close()
-                self._container.schedule(CLOSE_TIMEOUT / 2, _Timer(self._stop_container))
+                self._container.schedule(timeout / 2, _Timer(self._stop_container))
             else:
                 self._stop_container()
 
         self.submit(stop)
-        self._thread.join(CLOSE_TIMEOUT)
+        self._thread.join(timeout)
         if self._thread.is_alive():
-            LOG.warning("The I/O thread of %s did not stop within %.0fs", self.name,
-                        CLOSE_TIMEOUT)
+            LOG.warning("The I/O thread of %s did not stop within %.0fs", self.name, timeout)
 
