@@ -115,7 +115,9 @@ def _new_style(args: argparse.Namespace, kwargs: dict[str, Any], fanout: bool) -
 
 def _legacy(args: argparse.Namespace, kwargs: dict[str, Any], fanout: bool) -> Any:
     """The request through the legacy module API, configured as an old service is
-    (``cfg.CONF``); the overrides are removed afterwards."""
+    (``cfg.CONF``); the overrides are removed afterwards. The process's legacy transports
+    are released before and after (``rpc.cleanup()``): fine for the CLI's own process,
+    not for one that also runs a legacy service."""
     from legacy_rpc import rpc
     from legacy_rpc.messaging import opts
 
