@@ -1,10 +1,41 @@
-"""Small helpers shared by the core: version comparison."""
+"""Small helpers shared by the core: version comparison, context dicts, the clock."""
 
 from __future__ import annotations
 
+import datetime
 import functools
+import sys
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["version_is_compatible", "parse_version"]
+__all__ = ["version_is_compatible", "parse_version", "context_dict", "utcnow"]
+
+
+def context_dict(ctxt: Any) -> dict[str, Any]:
+    """A serialized context as a dict: mappings as they are, others through ``to_dict()``."""
+    if ctxt is None:
+        return {}
+    if isinstance(ctxt, Mapping):
+        return dict(ctxt)
+    to_dict = getattr(ctxt, "to_dict", None)
+    if callable(to_dict):
+        return dict(to_dict())
+    raise TypeError(f"a serialized context must be a dict or have to_dict(), got "
+                    f"{type(ctxt).__name__}")
+
+
+def utcnow() -> datetime.datetime:
+    """Naive UTC now; ``oslo_utils.timeutils.utcnow()`` when that module is loaded.
+
+    Test suites freeze time with ``timeutils.set_time_override()`` or by patching
+    ``timeutils.utcnow``; both then apply here too. oslo.utils is not a dependency: it is
+    used only when something in the process has imported it.
+    """
+    timeutils = sys.modules.get("oslo_utils.timeutils")
+    if timeutils is not None:
+        now: datetime.datetime = timeutils.utcnow()
+        return now
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 @functools.lru_cache(maxsize=256)

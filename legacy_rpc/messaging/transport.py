@@ -10,7 +10,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from legacy_rpc.messaging import _metrics, _tracing, opts
+from legacy_rpc.messaging import _metrics, _tracing, _utils, opts
 from legacy_rpc.messaging._transport_url import InvalidTransportURL, TransportHost, TransportURL
 from legacy_rpc.messaging.drivers import registry
 from legacy_rpc.messaging.drivers.base import LISTEN_KINDS, BaseDriver, Listener, Subscription
@@ -138,6 +138,7 @@ class Transport:
                            retry: int | None = None) -> None:
         if not target.topic:
             raise InvalidTarget("A topic is required to send", target)
+        ctxt = _utils.context_dict(ctxt)
         with self._observe_send(target, ctxt, message, "notify"):
             self._driver.send_notification(target, ctxt, message, version, retry=retry)
 

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ def parse(*argv: str) -> argparse.Namespace:
 def transport() -> Iterator[Transport]:
     conf = cfg.ConfigOpts()
     conf([], default_config_files=[], default_config_dirs=[])
-    t = get_notification_transport(conf, "fake://")
+    t = get_notification_transport(conf, f"fake:///test-{uuid.uuid4().hex}")  # a vhost of its own
     yield t
     t.cleanup()
 

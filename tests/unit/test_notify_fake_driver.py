@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,7 +30,7 @@ TOPIC = "notifications"
 def transport() -> Iterator[Transport]:
     conf = cfg.ConfigOpts()
     conf([], default_config_files=[], default_config_dirs=[])
-    t = get_notification_transport(conf, "fake://")
+    t = get_notification_transport(conf, f"fake:///test-{uuid.uuid4().hex}")  # a vhost of its own
     yield t
     t.cleanup()
 

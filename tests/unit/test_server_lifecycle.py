@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ class Endpoint:
 def transport() -> Any:
     conf = cfg.ConfigOpts()
     conf([])
-    t = messaging.get_rpc_transport(conf, "fake://")
+    t = messaging.get_rpc_transport(conf, f"fake:///test-{uuid.uuid4().hex}")  # a vhost of its own
     yield t
     t.cleanup()
 

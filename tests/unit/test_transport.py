@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
 import pytest
@@ -99,7 +100,7 @@ def test_fake_transports_meet_per_virtual_host(conf: cfg.ConfigOpts) -> None:
 
 
 def test_fake_round_robin_is_exact(conf: cfg.ConfigOpts) -> None:
-    transport = messaging.get_transport(conf, "fake://")
+    transport = messaging.get_transport(conf, f"fake:///test-{uuid.uuid4().hex}")
 
     class Named:
         def __init__(self, name: str) -> None:
@@ -122,7 +123,7 @@ def test_fake_round_robin_is_exact(conf: cfg.ConfigOpts) -> None:
 
 def test_fake_stored_call_expires_after_its_timeout(conf: cfg.ConfigOpts) -> None:
     """A call request nobody consumed is discarded once its caller gave up (expiration)."""
-    transport = messaging.get_transport(conf, "fake://")
+    transport = messaging.get_transport(conf, f"fake:///test-{uuid.uuid4().hex}")
     driver = transport._driver
     assert isinstance(driver, FakeDriver)
     ep = Echo()

@@ -141,7 +141,7 @@ class RoutingDriver(Driver):
         event_type = message.get("event_type")
         for name in drivers_for(self.rules, str(event_type), priority):
             try:
-                self._drivers[name].notify(dict(ctxt), dict(message), priority, retry)
+                self._drivers[name].notify(ctxt, dict(message), priority, retry)
             except Exception:
                 LOG.exception("Routed notification driver %s could not send %s", name,
                               event_type)

@@ -20,7 +20,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from legacy_rpc.messaging import _mask, wire
+from legacy_rpc.messaging import _mask, _utils, wire
 from legacy_rpc.messaging.drivers import registry
 from legacy_rpc.messaging.drivers.registry import DriverLoadFailure
 from legacy_rpc.messaging.notify import _opts
@@ -32,7 +32,7 @@ from legacy_rpc.messaging.transport import (
     _get_transport,
 )
 
-LOG = logging.getLogger(__name__)
+_LOG = logging.getLogger(__name__)
 
 __all__ = [
     "Notifier",
@@ -174,22 +174,9 @@ def _redacted(ctxt: Any) -> Any:
         return redacted_copy()
     if ctxt is None or isinstance(ctxt, Mapping):
         return {}
-    LOG.warning("The notification context (a %s) has no redacted_copy() method, so it is not "
+    _LOG.warning("The notification context (a %s) has no redacted_copy() method, so it is not "
                 "sent with the notification", type(ctxt).__name__)
     return {}
-
-
-def _as_dict(ctxt: Any) -> dict[str, Any]:
-    """A serialized context as a dict: mappings as they are, others through ``to_dict()``."""
-    if ctxt is None:
-        return {}
-    if isinstance(ctxt, Mapping):
-        return dict(ctxt)
-    to_dict = getattr(ctxt, "to_dict", None)
-    if callable(to_dict):
-        return dict(to_dict())
-    raise TypeError(f"a serialized context must be a dict or have to_dict(), got "
-                    f"{type(ctxt).__name__}")
 
 
 class PriorityMethods:
@@ -256,7 +243,7 @@ class Notifier(PriorityMethods):
         _opts.register_notifier_opts(conf)
         group = conf[_opts.GROUP]
         if not isinstance(transport, NotificationTransport):
-            LOG.warning("Using an RPC transport for notifications. Use "
+            _LOG.warning("Using an RPC transport for notifications. Use "
                         "get_notification_transport() to get a notification transport.")
         self.transport = transport
         self.conf = conf
@@ -288,19 +275,22 @@ class Notifier(PriorityMethods):
                 publisher_id: str | None = None, retry: int | None = None) -> None:
         try:
             payload = self._serializer.serialize_entity(ctxt, payload)
-            context = _as_dict(self._serializer.serialize_context(_redacted(ctxt)))
+            # Drivers get the serialized context as it is (as in oslo.messaging); the
+            # transport turns it into a dict when it is sent.
+            context = self._serializer.serialize_context(_redacted(ctxt))
             message = wire.build_notification(publisher_id or self.publisher_id, event_type,
-                                              priority, payload)
+                                              priority, payload,
+                                              timestamp=str(_utils.utcnow()))
         except Exception:
-            LOG.exception("Could not build the %s notification %s; it is not sent",
+            _LOG.exception("Could not build the %s notification %s; it is not sent",
                           priority, event_type)
             return
         retry = retry if retry is not None else self.retry
         for name, driver in self._drivers:
             try:
-                driver.notify(dict(context), dict(message), priority, retry)
+                driver.notify(context, dict(message), priority, retry)
             except Exception:
-                LOG.exception("Notification driver %s could not send the %s notification %s; "
+                _LOG.exception("Notification driver %s could not send the %s notification %s; "
                               "payload: %s", name, priority, event_type,
                               _mask.sanitize(message["payload"]))
 

@@ -3,6 +3,7 @@ on ``fake://``, and an empty ``test`` driver record around every test."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -21,7 +22,7 @@ def conf() -> cfg.ConfigOpts:
 
 @pytest.fixture
 def transport(conf: cfg.ConfigOpts) -> Iterator[Transport]:
-    t = get_notification_transport(conf, "fake://")
+    t = get_notification_transport(conf, f"fake:///test-{uuid.uuid4().hex}")  # a vhost of its own
     yield t
     t.cleanup()
 

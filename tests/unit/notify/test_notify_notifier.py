@@ -7,7 +7,7 @@ import datetime
 import logging
 import re
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from oslo_config import cfg
@@ -112,7 +112,31 @@ def test_serializer_is_applied(transport: Transport) -> None:
     Notifier(transport, "p", driver="test", serializer=Upper()).info(None, "e", {"a": 1})
     [(ctxt, message, _p, _r)] = sent()
     assert message["payload"] == {"A": 1}
-    assert ctxt == {"serialized": True}
+    # drivers get the serialized context as it is, as in oslo.messaging; the transport
+    # sends its to_dict()
+    assert cast(Any, ctxt).to_dict() == {"serialized": True}
+
+
+def test_messaging_driver_sends_the_serialized_context_as_a_dict(
+        conf: cfg.ConfigOpts, transport: Transport, monkeypatch: pytest.MonkeyPatch) -> None:
+    class AsDict:
+        def to_dict(self) -> dict[str, Any]:
+            return {"serialized": True}
+
+    class Ctx(NoOpSerializer):
+        def serialize_context(self, ctxt: Any) -> Any:
+            return AsDict()
+
+    seen: list[Any] = []
+    original = transport._driver.send_notification
+
+    def record(target: Any, ctxt: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append(ctxt)
+        original(target, ctxt, *args, **kwargs)
+
+    monkeypatch.setattr(transport._driver, "send_notification", record)
+    Notifier(transport, "p", driver="messagingv2", serializer=Ctx()).info(None, "e", {})
+    assert seen == [{"serialized": True}]
 
 
 # --------------------------------------------------------------------------- errors
