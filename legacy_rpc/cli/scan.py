@@ -17,9 +17,11 @@ from typing import Any, TextIO
 from legacy_rpc.migration.findings import KINDS
 from legacy_rpc.migration.report import IMPORT_KINDS, Report, scan_path
 
-__all__ = ["register", "scan_command", "exit_code", "format_text"]
+__all__ = ["register", "scan_command", "exit_code", "format_text", "Progress", "PROGRESS_DELAY"]
 
 FAIL_ON = ("legacy", "imports", "never")
+PROGRESS_DELAY = 0.5
+"""Seconds a scan runs before its progress line appears (short scans draw nothing)."""
 
 
 def register(subparsers: Any) -> None:
@@ -86,10 +88,10 @@ class Progress:
     seconds, redrawn at most every ``every`` seconds and erased at the end; nothing at all
     when ``stream`` is not a TTY (so piped and redirected output never changes)."""
 
-    def __init__(self, stream: TextIO, delay: float = 0.5, every: float = 0.1) -> None:
+    def __init__(self, stream: TextIO, delay: float | None = None, every: float = 0.1) -> None:
         self._stream = stream
         self._every = every
-        self._next = time.monotonic() + delay
+        self._next = time.monotonic() + (PROGRESS_DELAY if delay is None else delay)
         self._drawn = False
         isatty = getattr(stream, "isatty", None)
         self.enabled = bool(isatty and isatty())
