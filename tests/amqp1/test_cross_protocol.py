@@ -179,3 +179,25 @@ def test_notifications_sent_before_any_listener_wait_for_the_other_protocol(
              topics=[topic]).info({}, "early", {"n": "early"})
     listener = fleet.listener("rabbit", topic)
     wait_for(lambda: listener.notes == [{"n": "early"}], message="the early one is lost")
+
+
+def test_an_operators_binding_opens_the_rabbit_to_amqp1_direction(fleet: Fleet,
+                                                                   topic: str) -> None:
+    """What ``rabbitmqadmin declare binding`` does, here with a 0-9-1 client: bind the
+    amqp1 server's queue to the control exchange; then rabbit callers reach it."""
+    import amqp
+
+    from tests.helpers import amqp_params
+
+    fleet.server("amqp1", topic, "a1")
+    client = fleet.client("amqp1", topic)
+    assert client.call({}, "whoami") == "amqp1-a1"  # the server's queue exists now
+    conn = amqp.Connection(**amqp_params(fleet.urls["rabbit"]))
+    conn.connect()
+    try:
+        channel = conn.channel()
+        channel.exchange_declare("openstack", "topic", durable=False, auto_delete=False)
+        channel.queue_bind(topic, "openstack", topic)
+    finally:
+        conn.close()
+    assert fleet.client("rabbit", topic).call({}, "whoami") == "amqp1-a1"
