@@ -1,7 +1,8 @@
 """Driver registry: from a URL scheme or a legacy ``rpc_backend`` value to a driver class.
 
 Drivers are named ``"module:attr"`` targets: the in-tree ones in :data:`BUILTIN_DRIVERS`,
-third-party ones through the ``legacy_rpc.drivers`` entry-point group. A driver module is
+third-party ones through the ``legacy_rpc.drivers`` entry-point group (and oslo.messaging's
+``oslo.messaging.drivers`` group, for out-of-tree drivers declared there). A driver module is
 imported only when that driver is loaded. Legacy backend names (``impl_kombu`` module paths
 of any project, ``impl_qpid``, ...) resolve through one small alias table, so an old config
 keeps working and a wrong name fails with a message that says what would work.
@@ -21,6 +22,7 @@ from legacy_rpc.messaging.exceptions import MessagingException
 __all__ = [
     "DriverLoadFailure",
     "ENTRY_POINT_GROUP",
+    "OSLO_ENTRY_POINT_GROUP",
     "BUILTIN_DRIVERS",
     "DRIVER_EXTRAS",
     "LEGACY_ALIASES",
@@ -36,6 +38,11 @@ LOG = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "legacy_rpc.drivers"
 """Entry-point group in which distributions declare drivers (``name = "module:attr"``)."""
+
+OSLO_ENTRY_POINT_GROUP = "oslo.messaging.drivers"
+"""oslo.messaging's group: out-of-tree drivers declared there are found too (after ours).
+oslo.messaging's own drivers in it (``oslo_messaging.*`` modules) are skipped: they are
+built on its private internals."""
 
 BUILTIN_DRIVERS: dict[str, str] = {
     "fake": "legacy_rpc.messaging.drivers.impl_fake:FakeDriver",
@@ -138,7 +145,10 @@ def entry_point_targets(group: str) -> dict[str, str]:
 
 
 def _entry_point_drivers() -> dict[str, str]:
-    return entry_point_targets(ENTRY_POINT_GROUP)
+    drivers = {name: target for name, target in entry_point_targets(OSLO_ENTRY_POINT_GROUP).items()
+               if not target.startswith("oslo_messaging.")}
+    drivers.update(entry_point_targets(ENTRY_POINT_GROUP))
+    return drivers
 
 
 @functools.cache
