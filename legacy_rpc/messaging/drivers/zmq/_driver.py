@@ -144,7 +144,8 @@ class ZmqDriver(base.BaseDriver):
                     raise RuntimeError("the zmq transport is cleaned up")
                 self._sender = Sender(self.context, self.matchmaker, self._waiters,
                                       send_queue_limit=self.options.send_queue_limit,
-                                      secure=self.secure)
+                                      secure=self.secure,
+                                      pending_ttl=self.options.pending_ttl)
             return self._sender
 
     def _key(self, target: Target) -> str:
@@ -234,9 +235,6 @@ class ZmqDriver(base.BaseDriver):
         self._listeners.add(listener)
         return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
 
-    def forget_listener(self, listener: ZmqListener) -> None:
-        self._listeners.discard(listener)
-
     # ------------------------------------------------------------------ test hooks
 
     def raw_publish(self, exchange: str, routing_key: str, body: bytes) -> None:
@@ -273,7 +271,7 @@ class ZmqDriver(base.BaseDriver):
             self._closed = True
             sender, self._sender = self._sender, None
         for listener in list(self._listeners):
-            listener.cleanup()
+            listener.close_now()
         if sender is not None:
             sender.close()
         self._waiters.fail_all(RuntimeError("the zmq transport was cleaned up"))

@@ -32,6 +32,11 @@ LOG = logging.getLogger(__name__)
 
 __all__ = ["ZmqListener", "subscription_key"]
 
+REPLY_LINGER_MS = 2000
+"""How long a closed listener socket still tries to deliver the replies it was given."""
+DRAIN_GRACE = 2.0
+"""How long a cleaned-up listener's socket still gives messages back to their senders
+(longer than a sender's lookup cache)."""
 DEFAULT_BACKLOG = 10000
 """The inbox bound when ``rpc_zmq_topic_backlog`` is not set."""
 
@@ -75,7 +80,7 @@ class ZmqListener(base.PollStyleListener):
         self._collect = collect
         options = driver.options
         self._limit = options.topic_backlog or DEFAULT_BACKLOG
-        self._inbox: collections.deque[tuple[bytes, str, bytes]] = collections.deque()
+        self._inbox: collections.deque[tuple[bytes, _frames.Frames]] = collections.deque()
         self._cond = threading.Condition()
         self._stopped = False
         self._closed = False
@@ -83,7 +88,7 @@ class ZmqListener(base.PollStyleListener):
         self._dedup = common.DuplicateFilter()
         self._loop = IOLoop(driver.context, f"legacy-rpc-zmq-{kind}")
         socket = driver.context.socket(zmq.ROUTER)
-        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.LINGER, REPLY_LINGER_MS)
         socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         socket.setsockopt(zmq.RCVHWM, self._limit)
         socket.setsockopt(zmq.SNDHWM, options.send_queue_limit)
@@ -142,21 +147,30 @@ class ZmqListener(base.PollStyleListener):
             self._cond.notify_all()
 
     def cleanup(self) -> None:
-        """Unregister and close the socket; messages not yet polled are lost."""
+        """Unregister and close the socket; messages not yet polled go back to their
+        senders (which route them again, or drop a fanout copy)."""
         self._unregister()
         with self._cond:
             if self._closed:
                 return
             self._closed = True
             self._stopped = True
-            lost = len(self._inbox)
+            self._registered = False
+            unhandled = list(self._inbox)
             self._inbox.clear()
             self._cond.notify_all()
-        if lost:
-            LOG.warning("%d message(s) received by %s were not handled before it closed",
-                        lost, self.address)
+        if unhandled:
+            LOG.info("Giving %d unhandled message(s) back from %s", len(unhandled),
+                     self.address)
+        # Senders that looked this listener up shortly before it left (a cached lookup)
+        # may still send to it: the socket stays open for DRAIN_GRACE, giving all back.
+        self._loop.call(lambda: self._bounce(unhandled))
+        self._loop.call(lambda: self._loop.later(DRAIN_GRACE, self._loop.stop))
+
+    def close_now(self) -> None:
+        """Close the socket without the grace period (the transport is cleaned up)."""
+        self.cleanup()
         self._loop.close()
-        self._driver.forget_listener(self)
 
     # ------------------------------------------------------------------ I/O thread
 
@@ -167,25 +181,28 @@ class ZmqListener(base.PollStyleListener):
                 received.append(socket.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
                 break
-        accepted = []
+        accepted: list[tuple[bytes, _frames.Frames]] = []
         for frames in received:
             identity, rest = frames[0], frames[1:]
             try:
-                kind, queue, body = _frames.parse(rest)
-                if kind != _frames.MESSAGE:
+                parsed = _frames.parse(rest)
+                if parsed.kind != _frames.MESSAGE:
                     raise _frames.MalformedFrames("a reply was sent to a listener")
             except _frames.MalformedFrames as exc:
                 common.log_rejected(self.address, exc, b"".join(rest)[:common.LOG_EXCERPT])
                 continue
-            accepted.append((identity, queue, body))
+            accepted.append((identity, parsed))
         if not accepted:
             return
         if self._collect is not None:
-            for identity, _queue, body in accepted:
-                self._remember_reply_route(identity, body)
-                self._collect(body)
+            for identity, parsed in accepted:
+                self._remember_reply_route(identity, parsed.body)
+                self._collect(parsed.body)
             return
         with self._cond:
+            if not self._registered:  # stopped: the sender routes them elsewhere
+                self._bounce(accepted)
+                return
             for item in accepted:
                 if len(self._inbox) >= self._limit:
                     self._dropped += 1
@@ -195,6 +212,16 @@ class ZmqListener(base.PollStyleListener):
                     continue
                 self._inbox.append(item)
             self._cond.notify()
+
+    def _bounce(self, items: list[tuple[bytes, _frames.Frames]]) -> None:
+        """Give messages back to their senders (loop thread)."""
+        for identity, parsed in items:
+            try:
+                self._socket.send_multipart(
+                    [identity, *_frames.build(_frames.BOUNCE, parsed.key, parsed.queue,
+                                              parsed.body)], zmq.NOBLOCK)
+            except zmq.ZMQError as exc:
+                LOG.warning("Could not give a message back from %s: %s", self.address, exc)
 
     def _remember_reply_route(self, identity: bytes, body: bytes) -> None:
         """(Raw collectors) remember which connection a request's ``_reply_q`` is on."""
@@ -209,15 +236,17 @@ class ZmqListener(base.PollStyleListener):
         """Send a reply to the peer ``identity`` (any thread)."""
         def send() -> None:
             try:
-                self._socket.send_multipart([identity, *_frames.reply(body)], zmq.NOBLOCK)
+                self._socket.send_multipart(
+                    [identity, *_frames.build(_frames.REPLY, "", "", body)], zmq.NOBLOCK)
             except zmq.ZMQError as exc:  # the caller is gone, or is not reading
                 LOG.warning("Could not send a reply from %s: %s", self.address, exc)
         self._loop.call(send)
 
     # ------------------------------------------------------------------ polling
 
-    def _to_incoming(self, identity: bytes, queue: str,
-                     body: bytes) -> base.IncomingMessage | None:
+    def _to_incoming(self, identity: bytes,
+                     frames: _frames.Frames) -> base.IncomingMessage | None:
+        queue, body = frames.queue, frames.body
         try:
             parsed = common.parse_delivery(self.kind, body)
         except wire.MalformedMessage as exc:

@@ -69,7 +69,7 @@ class IOLoop:
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the thread and close every socket it owns; idempotent."""
-        self.call(self._stop)
+        self.call(self.stop)
         if not self.in_loop():
             self._closed.wait(timeout)
 
@@ -90,7 +90,8 @@ class IOLoop:
     def later(self, delay: float, func: Callable[[], None]) -> None:
         heapq.heappush(self._timers, (time.monotonic() + delay, next(self._seq), func))
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """(Loop thread) end the loop after this turn."""
         self._running = False
 
     def _run_commands(self) -> None:
@@ -142,7 +143,7 @@ class IOLoop:
                 self._running = False
                 self._commands.clear()
             for socket in list(self._handlers):
-                socket.close(linger=0)
+                socket.close()  # with the socket's own LINGER: replies still get out
             self._handlers.clear()
             self._wake_in.close(linger=0)
             self._wake_out.close(linger=0)

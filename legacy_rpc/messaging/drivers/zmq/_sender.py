@@ -60,7 +60,8 @@ class Sender:
 
     def __init__(self, context: zmq.Context[Any], matchmaker: MatchMaker,
                  waiters: common.ReplyWaiters, *, send_queue_limit: int,
-                 secure: Callable[[Any, bool], None]) -> None:
+                 secure: Callable[[Any, bool], None], pending_ttl: float) -> None:
+        self._pending_ttl = pending_ttl
         self._matchmaker = matchmaker
         self._waiters = waiters
         self._limit = send_queue_limit
@@ -191,9 +192,10 @@ class Sender:
             self._queue(address, outgoing)
             return
         socket = self._peer(address)
-        assert outgoing.queue is not None
         try:
-            socket.send_multipart(_frames.message(outgoing.queue, outgoing.body), zmq.NOBLOCK)
+            socket.send_multipart(_frames.build(_frames.MESSAGE, outgoing.key,
+                                                outgoing.queue or "", outgoing.body),
+                                  zmq.NOBLOCK)
         except zmq.Again:
             self._queue(address, outgoing)
 
@@ -214,7 +216,8 @@ class Sender:
         while backlog:
             outgoing = backlog[0]
             try:
-                socket.send_multipart(_frames.message(outgoing.queue or "", outgoing.body),
+                socket.send_multipart(_frames.build(_frames.MESSAGE, outgoing.key,
+                                                    outgoing.queue or "", outgoing.body),
                                       zmq.NOBLOCK)
             except zmq.Again:
                 return
@@ -264,11 +267,31 @@ class Sender:
 
     def _on_reply(self, address: str, frames: list[bytes]) -> None:
         try:
-            kind, _queue, body = _frames.parse(frames)
-            if kind != _frames.REPLY:
-                raise _frames.MalformedFrames("a listener sent something else than a reply")
-            decoded = wire.decode_body(body)
+            parsed = _frames.parse(frames)
+            if parsed.kind == _frames.MESSAGE:
+                raise _frames.MalformedFrames("a listener sent a request to a caller")
+            if parsed.kind == _frames.BOUNCE:
+                self._bounced(address, parsed)
+                return
+            decoded = wire.decode_body(parsed.body)
         except Exception as exc:
             common.log_rejected(f"replies from {address}", exc, b"".join(frames[-1:]))
             return
         self._waiters.deliver(decoded)
+
+    def _bounced(self, address: str, parsed: _frames.Frames) -> None:
+        """A stopped listener gave a message back: route it to another of its queue."""
+        if parsed.queue.startswith("fanout-"):
+            LOG.info("Dropping a fanout message given back by stopped listener %s", address)
+            return
+        LOG.debug("Routing a message given back by stopped listener %s again", address)
+        with self._cache_lock:
+            self._cache.pop(parsed.key, None)
+        outgoing = Outgoing(parsed.key, parsed.body,
+                            time.monotonic() + self._pending_ttl, parsed.queue or None)
+        try:
+            members = [m for m in self.lookup(parsed.key, fresh=True)
+                       if split_member(m)[0] != address]
+        except Exception:
+            members = []
+        self._route(outgoing, members)
