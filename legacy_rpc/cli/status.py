@@ -164,15 +164,16 @@ def _api_base(api_url: str) -> str:
 
 
 class _ApiUnreachable(Exception):
-    """The management API did not answer (not enabled, not reachable)."""
+    """The management API cannot be read (not enabled, not reachable, or the user may not)."""
 
 
 def read_api(api_url: str, user: str, password: str, vhost: str,
              timeout: float) -> list[Queue]:
     """The queues of ``vhost`` from the management API.
 
-    :raises _ApiUnreachable: no HTTP answer; :raises OpsError: (broker) the API refused
-        the credentials or does not know the virtual host; (usage) a bad ``api_url``.
+    Called after the AMQP login succeeded, so a refused login means a user without a
+    management tag. :raises _ApiUnreachable: no usable HTTP answer; :raises OpsError:
+    (broker) the API does not know the virtual host; (usage) a bad ``api_url``.
     """
     url = f"{_api_base(api_url)}queues/{quote(vhost, safe='')}?columns={_COLUMNS}"
     if urlsplit(url).scheme not in ("http", "https"):
@@ -183,9 +184,9 @@ def read_api(api_url: str, user: str, password: str, vhost: str,
         with urllib.request.urlopen(request, timeout=timeout) as response:
             rows = json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
-        if exc.code == 401:
-            raise _ops.OpsError(_ops.BROKER, f"the management API refused the login of user "
-                                             f"{user!r}: wrong user name or password") from None
+        if exc.code == 401:  # the AMQP login worked: the user lacks a management tag
+            raise _ApiUnreachable(f"it refused user {user!r}, who may log in over AMQP but "
+                                  "has no management tag") from None
         if exc.code == 404:
             raise _ops.OpsError(_ops.BROKER, f"the management API does not know virtual "
                                              f"host {vhost!r}") from None
@@ -257,8 +258,8 @@ def _rabbit_status(args: argparse.Namespace, parsed: TransportURL, out: TextIO) 
     try:
         queues = read_api(api_url, user, password, vhost, args.timeout)
     except _ApiUnreachable as exc:
-        return _without_api(args, parsed, out, f"the management API at {api_url} did not "
-                                               f"answer ({exc})")
+        return _without_api(args, parsed, out, f"the management API at {api_url} cannot be "
+                                               f"read ({exc})")
     overview = select(group_queues(queues), args.topics)
     header = {"url": _mask.mask_url(args.url), "virtual_host": vhost,
               "source": f"management API {api_url}"}

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,7 +27,7 @@ import legacy_rpc.messaging as messaging
 from legacy_rpc.cli import main
 from legacy_rpc.messaging import opts
 from tests.helpers import wait_for
-from tests.infra.fixtures import SharedVhost
+from tests.infra.fixtures import SharedVhost, _rabbitmqctl
 from tests.interop.conftest import OsloPeer
 
 pytestmark = [pytest.mark.broker]
@@ -356,7 +357,7 @@ def test_status_without_the_management_api_checks_named_topics_over_amqp(
     code, out, err = run(capsys, "status", "--url", shared_vhost.url, "--api-url", closed)
     assert (code, out) == (1, "")
     assert err.count("\n") == 1
-    assert f"the management API at {closed} did not answer" in err
+    assert f"the management API at {closed} cannot be read (" in err
     assert "name the topics to check" in err
     code, out, err = run(capsys, "status", TOPIC, "--url", shared_vhost.url,
                          "--api-url", closed)
@@ -367,6 +368,33 @@ def test_status_without_the_management_api_checks_named_topics_over_amqp(
                          "--api-url", closed)
     assert code == 1
     assert "nothing-here: no such queue" in out
+
+
+@pytest.fixture
+def plain_user(shared_vhost: SharedVhost) -> Iterator[str]:
+    """A user of the test's vhost without a management tag (as services' users often are);
+    yields its URL. The user is deleted afterwards."""
+    name = f"lrpc-ops-{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    _rabbitmqctl("add_user", name, password)
+    try:
+        _rabbitmqctl("set_permissions", "-p", shared_vhost.name, name, ".*", ".*", ".*")
+        scheme, rest = shared_vhost.url.split("://", 1)
+        yield f"{scheme}://{name}:{password}@{rest.split('@', 1)[1]}"
+    finally:
+        _rabbitmqctl("delete_user", name)
+
+
+def test_status_for_a_user_the_management_api_refuses(
+        plain_user: str, fleet: Callable[[bool], Fleet],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    fleet(True).start()
+    code, out, err = run(capsys, "status", "--url", plain_user)
+    assert (code, out) == (1, "")
+    assert "has no management tag" in err and "name the topics to check" in err
+    assert plain_user.split(":")[2].split("@")[0] not in err  # the password
+    code, out, err = run(capsys, "status", TOPIC, "--url", plain_user)
+    assert (code, out) == (0, f"{TOPIC}: messages=0 consumers=2\n"), err
 
 
 # ------------------------------------------------------------------- errors, per command
