@@ -163,21 +163,28 @@ def test_ping_shows_a_round_trip_per_answer_and_a_summary(
     assert out.startswith(f"pong from {TOPIC}.s2: ping 1 time=")
 
 
+@pytest.mark.interop
+@pytest.mark.parametrize("enabled", [True, False], ids=["ping-enabled", "ping-disabled"])
 def test_ping_an_unmodified_oslo_messaging_server(
-        shared_vhost: SharedVhost, monkeypatch: pytest.MonkeyPatch,
+        enabled: bool, shared_vhost: SharedVhost, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("oslo_messaging")
-    monkeypatch.setenv("OS_DEFAULT__RPC_PING_ENABLED", "true")  # oslo.config's env source
+    # oslo.config's environment source sets [DEFAULT] rpc_ping_enabled of the peer.
+    monkeypatch.setenv("OS_DEFAULT__RPC_PING_ENABLED", "true" if enabled else "false")
     peer = OsloPeer("server", ["--url", shared_vhost.url, "--exchange", EXCHANGE, "--topic",
                                "oslo-topic", "--server", "oslo-1"], "oslo-server")
     try:
         peer.wait_ready()
         code, out, err = run(capsys, "ping", "oslo-topic", "--server", "oslo-1", "--url",
                              shared_vhost.url, "--exchange", EXCHANGE, "--timeout", "10")
-        assert code == 0, err
-        assert out.startswith("pong from oslo-topic.oslo-1: ping 1 time=")
     finally:
         peer.close()
+    if enabled:
+        assert code == 0, err
+        assert out.startswith("pong from oslo-topic.oslo-1: ping 1 time=")
+    else:
+        assert code == 1
+        assert "a server of oslo-topic.oslo-1 answered, but ping is not enabled" in err
 
 
 def test_ping_says_when_the_servers_do_not_have_ping_enabled(
