@@ -35,7 +35,16 @@ _IN_URL = frozenset({
     "kombu_ssl_ca_certs", "kombu_reconnect_delay", "rabbit_retry_interval",
     "rabbit_retry_backoff", "rabbit_ha_queues", "amqp_durable_queues",
     "rabbit_durable_queues", "amqp_auto_delete", "rpc_conn_pool_size",
+    # amqp1 (impl_qpid): in the URL's query, shown as [oslo_messaging_amqp1] options.
+    "qpid_protocol", "qpid_heartbeat", "qpid_sasl_mechanisms",
 })
+AMQP1_GROUP = "oslo_messaging_amqp1"
+NO_EFFECT_QPID = {
+    "qpid_tcp_nodelay": "no effect: the amqp1 driver (python-qpid-proton) always disables "
+                        "Nagle",
+    "qpid_topology_version": "no effect: qpid-python's AMQP 0-10 exchange names; the amqp1 "
+                             "driver uses AMQP 1.0 addresses",
+}
 _SAME_NAME = frozenset({"control_exchange", "rpc_response_timeout", "transport_url"})
 
 NO_EQUIVALENT = {
@@ -174,8 +183,9 @@ def _url(conf: cfg.ConfigOpts, show_secrets: bool, mapping: Mapping,
     plain = TransportURL(conf, transport=url.transport, virtual_host=url.virtual_host,
                          hosts=url.hosts)
     mapping.set("DEFAULT", "transport_url", plain.as_uri(include_password=show_secrets))
+    group = AMQP1_GROUP if url.transport == "amqp1" else RABBIT_GROUP
     for name, value in url.query.items():
-        mapping.set(RABBIT_GROUP, name, value)
+        mapping.set(group, name, value)
 
 
 def _notifier_driver(value: str) -> str:
@@ -259,6 +269,8 @@ def _map_entry(entry: confscan.Entry, mapping: Mapping, show_secrets: bool) -> N
         mapping.set(NOTIFY_GROUP, "topics", entry.value)
     elif name in NO_EQUIVALENT:
         mapping.notes.append((entry.line, name, NO_EQUIVALENT[name]))
+    elif name in NO_EFFECT_QPID:
+        mapping.notes.append((entry.line, name, NO_EFFECT_QPID[name]))
     elif name.startswith(_NO_EFFECT_PREFIXES) or section.startswith("matchmaker"):
         mapping.notes.append((entry.line, name, "no effect: no driver uses it"))
 
