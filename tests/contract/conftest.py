@@ -20,12 +20,13 @@ from legacy_rpc.messaging.drivers import registry
 from tests.helpers import amqp_params, delete_broker_objects
 
 
-# The drivers under test: fake, rabbit and amqp1 by default. A driver author runs the suite on
-# theirs with LEGACY_RPC_CONTRACT_DRIVERS=name[=package.module:Class][,...]; a name other
-# than fake, rabbit and amqp1 is the URL scheme, and "=target" registers the class under it.
+# The drivers under test: fake, rabbit, amqp1 and zmq by default. A driver author runs the suite
+# on theirs with LEGACY_RPC_CONTRACT_DRIVERS=name[=package.module:Class][,...]; a name other
+# than fake, rabbit, amqp1 and zmq is the URL scheme, and "=target" registers the class under it.
 def _drivers_under_test() -> list[str]:
     names = []
-    for entry in os.environ.get("LEGACY_RPC_CONTRACT_DRIVERS", "fake,rabbit,amqp1").split(","):
+    for entry in os.environ.get("LEGACY_RPC_CONTRACT_DRIVERS",
+                                 "fake,rabbit,amqp1,zmq").split(","):
         name, _, target = entry.strip().partition("=")
         if target:
             registry.register_driver(name, target)
@@ -47,8 +48,11 @@ def driver_url(request: pytest.FixtureRequest) -> str:
         return amqp1_url
     if name == "zmq":
         pytest.importorskip("zmq", reason="pyzmq (legacy-rpc[zmq]) is missing")
-        # Loopback only; registrations in Redis under a namespace of this session's own.
+        # Loopback only; registrations in Redis under a namespace of this session's own
+        # (LEGACY_RPC_ZMQ_MATCHMAKER=inprocess runs it without Redis).
         matchmaker = os.environ.get("LEGACY_RPC_ZMQ_MATCHMAKER", "redis")
+        if matchmaker == "redis":
+            request.getfixturevalue("shared_redis")
         return (f"zmq://127.0.0.1/contract-{SESSION}?bind_address=127.0.0.1"
                 f"&matchmaker={matchmaker}")
     if name != "rabbit":
@@ -56,6 +60,19 @@ def driver_url(request: pytest.FixtureRequest) -> str:
     url: str = request.getfixturevalue("rabbit_url")
     _used_brokers.add(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def shared_redis() -> tuple[str, int]:
+    """Redis on 127.0.0.1:6379 for the zmq matchmaker, or skip (fail under CI)."""
+    from tests.conftest import _reachable, brokers_required
+
+    pytest.importorskip("redis", reason="redis-py (legacy-rpc[zmq]) is missing")
+    if not _reachable("127.0.0.1", 6379):
+        if brokers_required():
+            pytest.fail("Redis not reachable at 127.0.0.1:6379", pytrace=False)
+        pytest.skip("Redis not reachable at 127.0.0.1:6379")
+    return "127.0.0.1", 6379
 
 
 @pytest.fixture(scope="session")
