@@ -247,3 +247,21 @@ def test_threads_end_with_the_transport(amqp1_url: str) -> None:
     transport.cleanup()
     wait_for(lambda: {t.ident for t in threading.enumerate()} <= before, timeout=10,
              message=lambda: f"threads left: {[t.name for t in threading.enumerate()]}")
+
+
+def test_idle_sender_links_are_bounded(amqp1_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server answering many callers keeps at most MAX_SENDERS sender links open."""
+    from legacy_rpc.messaging.drivers.amqp1 import _connection
+
+    monkeypatch.setattr(_connection, "MAX_SENDERS", 3)
+    transport = messaging.get_rpc_transport(_conf(), amqp1_url)
+    try:
+        prefix = f"wire-{uuid.uuid4().hex[:8]}"
+        for i in range(8):
+            client = messaging.get_rpc_client(transport, messaging.Target(topic=f"{prefix}-{i}"))
+            client.cast({}, "echo", value=i)  # returns once settled on its own link
+        driver: Any = transport._driver
+        conn = driver.send_connection()
+        assert len(conn.call(lambda: list(conn._senders), 10)) <= 3
+    finally:
+        transport.cleanup()

@@ -49,6 +49,7 @@ LOG = logging.getLogger(__name__)
 __all__ = ["Amqp1Connection", "ConnectionPlan", "Incoming", "Subscriber"]
 
 CLOSE_TIMEOUT = 10.0
+MAX_SENDERS = 64  # sender links kept open per connection (least recently used go first)
 _TASKS = "lrpc_tasks"
 _ids = itertools.count(1)
 
@@ -158,7 +159,7 @@ class Amqp1Connection(MessagingHandler):
         self._failures = 0
         self._last_error: str | None = None
         self._fatal: str | None = None
-        self._senders: dict[str, Any] = {}
+        self._senders: collections.OrderedDict[str, Any] = collections.OrderedDict()
         self._in_flight: dict[tuple[str, Any], _Send] = {}
         self._waiting: collections.deque[_Send] = collections.deque()
         self._subs: dict[int, Subscriber] = {}
@@ -391,7 +392,10 @@ class Amqp1Connection(MessagingHandler):
             return
         try:
             sender = self._senders.get(send.address)
-            if sender is None:
+            if sender is not None:
+                self._senders.move_to_end(send.address)
+            else:
+                self._trim_senders()
                 sender = self._container.create_sender(self._conn, target=send.address,
                                                        name=_link_name())
                 self._senders[send.address] = sender
@@ -401,6 +405,18 @@ class Amqp1Connection(MessagingHandler):
             _set(send.future, exc=exc)
             return
         self._in_flight[(sender.name, delivery.tag)] = send
+
+    def _trim_senders(self) -> None:
+        """Detach the least recently used idle sender beyond :data:`MAX_SENDERS` (a server
+        answering many short-lived callers would otherwise keep a link per caller)."""
+        if len(self._senders) < MAX_SENDERS:
+            return
+        busy = {name for name, _ in self._in_flight}
+        for address, sender in list(self._senders.items()):
+            if sender.name not in busy:
+                del self._senders[address]
+                sender.close()
+                return
 
     def _settled_send(self, event: Any) -> _Send | None:
         if event.connection != self._conn:
