@@ -4,6 +4,11 @@ ZeroMQ sockets are not thread-safe, so only the loop's thread touches them; othe
 hand work over with :meth:`IOLoop.call`, which queues a function and wakes the poller
 through an inproc socket (no polling by sleeping: the poller waits for its sockets, the
 wake-up socket or the next timer).
+
+In a process that eventlet has monkey-patched, the loop's "thread" is a green thread: it
+must not block in ``zmq_poll``, so it waits on the sockets' file descriptors with eventlet's
+green ``select`` instead (ZeroMQ signals every socket event on them) and then takes what is
+ready with a non-blocking poll.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import collections
 import heapq
 import itertools
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -25,6 +31,23 @@ LOG = logging.getLogger(__name__)
 __all__ = ["IOLoop"]
 
 Handler = Callable[[Any, int], None]
+
+
+def _green_select() -> Callable[..., Any] | None:
+    """eventlet's green ``select`` when eventlet has monkey-patched threads, else None."""
+    eventlet = sys.modules.get("eventlet")
+    if eventlet is None:
+        return None
+    try:
+        from eventlet import patcher
+        from eventlet.green import select
+
+        if patcher.is_monkey_patched("thread"):
+            green: Callable[..., Any] = select.select
+            return green
+    except Exception:
+        LOG.debug("eventlet is imported but not usable", exc_info=True)
+    return None
 
 
 class IOLoop:
@@ -46,6 +69,7 @@ class IOLoop:
         self._wake_out = context.socket(zmq.PUSH)
         self._wake_out.connect(address)
         self._poller.register(self._wake_in, zmq.POLLIN)
+        self._green_select = _green_select()
         self._running = True
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -113,6 +137,18 @@ class IOLoop:
         except Exception:
             LOG.exception("%s: a task failed", self.name)
 
+    def _poll(self, timeout: int | None) -> dict[Any, int]:
+        """Ready sockets, waiting at most ``timeout`` ms (None: until one is ready)."""
+        if self._green_select is None:
+            return dict(self._poller.poll(timeout))
+        events = dict(self._poller.poll(0))
+        if events or timeout == 0:
+            return events
+        fds = [self._wake_in.getsockopt(zmq.FD)]
+        fds += [socket.getsockopt(zmq.FD) for socket in self._handlers]
+        self._green_select(fds, [], [], None if timeout is None else timeout / 1000)
+        return dict(self._poller.poll(0))
+
     def _run(self) -> None:
         try:
             while self._running:
@@ -120,7 +156,7 @@ class IOLoop:
                 if self._timers:
                     timeout = max(0, int((self._timers[0][0] - time.monotonic()) * 1000) + 1)
                 try:
-                    events = dict(self._poller.poll(timeout))
+                    events = self._poll(timeout)
                 except zmq.ZMQError as exc:
                     if exc.errno == zmq.ETERM:
                         break

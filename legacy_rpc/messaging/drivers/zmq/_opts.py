@@ -55,9 +55,10 @@ ring_opts: list[cfg.Opt] = [
 
 security_opts: list[cfg.Opt] = [
     cfg.StrOpt("curve_public_key", default="",
-               help="This node's CurveZMQ public key (Z85, 40 characters). With "
-                    "curve_secret_key it turns CurveZMQ on: every connection is encrypted "
-                    "and only peers holding the keys can talk."),
+               help="This node's CurveZMQ public key (Z85, 40 characters; write a '$' in a "
+                    "key as '$$' in the configuration file). With curve_secret_key it turns "
+                    "CurveZMQ on: every connection is encrypted and only peers holding the "
+                    "keys can talk."),
     cfg.StrOpt("curve_secret_key", default="", secret=True,
                help="This node's CurveZMQ secret key (Z85)."),
     cfg.StrOpt("curve_server_key", default="",
