@@ -214,8 +214,9 @@ def build_request(ctxt: Mapping[str, Any] | None, message: Mapping[str, Any], *,
 class Request:
     """A parsed RPC request.
 
-    ``ctxt`` holds the caller's context plus ``client_timeout`` (as oslo.messaging gives it to
-    endpoints); ``message`` holds ``method``, ``args`` and the optional ``namespace`` and
+    ``ctxt`` holds the caller's context only, as endpoints and serializers get it from
+    oslo.messaging's ``fake://`` driver (its rabbit driver also adds ``client_timeout``, a
+    transport detail kept here in :attr:`client_timeout`); ``message`` holds ``method``, ``args`` and the optional ``namespace`` and
     ``version`` (plus any unknown keys, kept for forward compatibility).
     """
 
@@ -291,7 +292,6 @@ def parse_request(body: Any) -> Request:
         if address is not None and len(address.encode("utf-8", "surrogatepass")) > 255:
             raise MalformedMessage(f"{name!r} is longer than 255 bytes")
     client_timeout = _client_timeout(client_timeout)
-    ctxt["client_timeout"] = client_timeout
     return Request(ctxt=ctxt, message=msg, msg_id=msg_id, reply_q=reply_q,
                    client_timeout=client_timeout, stream_replies=stream_replies,
                    unique_id=unique_id if isinstance(unique_id, str) else None)
@@ -410,8 +410,8 @@ def pack_notification(ctxt: Mapping[str, Any] | None, message: Mapping[str, Any]
 class Notification:
     """A parsed notification; ``priority`` is lower-case, as listeners dispatch on it.
 
-    ``ctxt`` holds the ``_context_*`` keys with the prefix removed, plus ``client_timeout``
-    (always None), the key oslo.messaging's rabbit driver adds to every received context.
+    ``ctxt`` holds the ``_context_*`` keys with the prefix removed (oslo.messaging's rabbit
+    driver also adds ``client_timeout: None``, a transport detail, not the sender's context).
     ``metadata`` is ``{"message_id": ..., "timestamp": ...}``.
     """
 
@@ -437,7 +437,6 @@ def parse_notification(body: Any) -> Notification:
     ctxt: dict[str, Any] = {}
     for key in [k for k in msg if isinstance(k, str) and k.startswith(CONTEXT_PREFIX)]:
         ctxt[key[len(CONTEXT_PREFIX):]] = msg.pop(key)
-    ctxt["client_timeout"] = None
     priority = msg.get("priority")
     if not isinstance(priority, str) or not priority:
         raise MalformedMessage(f"notification has no valid 'priority': {reprlib.repr(priority)}")

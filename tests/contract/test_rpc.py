@@ -107,7 +107,7 @@ def test_call_returns_result_and_passes_context(transport: messaging.Transport,
                                           value={"a": [1, 2], "b": None})
     assert result == {"a": [1, 2], "b": None}
     _name, _args, ctxt = ep.calls[0]
-    assert ctxt == {"user": "u1", "project_id": "p", "client_timeout": None}
+    assert ctxt == {"user": "u1", "project_id": "p"}
 
 
 def test_cast_is_delivered(transport: messaging.Transport, start_server: StartServer,

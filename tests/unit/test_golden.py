@@ -98,7 +98,8 @@ def test_parse_golden_request(name: str) -> None:
     assert request.args == given["args"]
     assert request.message.get("namespace") == given.get("namespace")
     assert request.message.get("version") == given.get("version")
-    assert request.ctxt == {**given["ctxt"], "client_timeout": given.get("call_monitor_timeout")}
+    assert request.ctxt == given["ctxt"]
+    assert request.client_timeout == given.get("call_monitor_timeout")
     assert request.unique_id == golden["message"]["_unique_id"]
     if name == "rpc_call_request":
         assert request.is_call
@@ -161,7 +162,7 @@ def test_parse_golden_notification(name: str) -> None:
     assert note.payload == given["payload"]
     assert note.metadata == {"message_id": golden["message"]["message_id"],
                              "timestamp": golden["message"]["timestamp"]}
-    assert note.ctxt == {**given["ctxt"], "client_timeout": None}
+    assert note.ctxt == given["ctxt"]
     assert note.unique_id == golden["message"]["_unique_id"]
     assert wire.notification_message(note)["priority"] == "info"
 

@@ -118,7 +118,7 @@ def test_incoming_message_contract(
     publish(transport, wire.encode_body(wire.pack_notification({"user": "u"}, message)))
     wait_for(lambda: got, message="delivery")
     [incoming] = got
-    assert incoming.ctxt == {"user": "u", "client_timeout": None}
+    assert incoming.ctxt == {"user": "u"}
     assert incoming.message == {**message, "priority": "warn"}
     assert incoming.msg_id == message["message_id"]
 

@@ -208,7 +208,7 @@ def test_malformed_message_is_a_messaging_exception_and_value_error() -> None:
 
 def test_parse_the_verified_call_capture() -> None:
     req = wire.parse_request(wire.decode_body(CALL_CAPTURE))
-    assert req.ctxt == {"user": "u1", "project_id": "p", "client_timeout": None}
+    assert req.ctxt == {"user": "u1", "project_id": "p"}
     assert req.message == {"method": "add", "args": {"a": 1, "b": 2}, "namespace": "ns",
                            "version": "1.2"}
     assert req.msg_id == CALL_MSG_ID
@@ -253,7 +253,7 @@ def test_build_call_request_with_call_monitor_timeout() -> None:
     assert inner(body)["_timeout"] == 2
     req = wire.parse_request(body)
     assert req.client_timeout == 2
-    assert req.ctxt == {"client_timeout": 2}
+    assert req.ctxt == {}  # a transport detail, not the caller's context
 
 
 def test_build_cast_request_shape() -> None:
@@ -280,7 +280,7 @@ def test_parse_cast_request() -> None:
     assert not req.is_call
     assert req.msg_id is None
     assert req.reply_q is None
-    assert req.ctxt == {"user": "u1", "client_timeout": None}
+    assert req.ctxt == {"user": "u1"}
     assert req.message == {"method": "m", "args": {"x": 1}}
     assert req.unique_id == inner(body)["_unique_id"]
 
@@ -323,7 +323,7 @@ def test_parse_un_enveloped_1_0_request() -> None:
             "_context_user": "u1", "_context_roles": ["admin"]}
     req = wire.parse_request(body)
     assert req.message == {"method": "echo", "args": {"value": 1}}
-    assert req.ctxt == {"user": "u1", "roles": ["admin"], "client_timeout": None}
+    assert req.ctxt == {"user": "u1", "roles": ["admin"]}
     assert req.msg_id == "abc"
     assert req.reply_q is None  # pre-Grizzly caller: reply on a queue named after msg_id
     assert req.is_call
@@ -351,7 +351,7 @@ def test_parse_request_ignores_a_garbage_timeout() -> None:
     req = wire.parse_request({"method": "m", "args": {}, "_msg_id": "x", "_reply_q": "q",
                               "_timeout": "soon"})
     assert req.client_timeout is None
-    assert req.ctxt["client_timeout"] is None
+    assert "client_timeout" not in req.ctxt
 
 
 @pytest.mark.parametrize(
@@ -960,8 +960,8 @@ def test_parse_v2_notification_capture() -> None:
     assert n.payload == {"id": 1}
     assert n.metadata == {"message_id": "df555205-2275-4d78-8ce2-76f4f194cb60",
                           "timestamp": "2026-11-22 17:07:07.108140"}
-    # no context was sent; like oslo's rabbit driver, every received context has client_timeout
-    assert n.ctxt == {"client_timeout": None}
+    # no context was sent (oslo's rabbit driver would add client_timeout: None; we do not)
+    assert n.ctxt == {}
     assert n.unique_id == "278667af50cd42e79b136a0901cc078f"
 
 
@@ -990,7 +990,7 @@ def test_notification_context_round_trip() -> None:
     assert msg["_context_user"] == "u1"
     assert msg["_context_project_id"] == "p"
     parsed = wire.parse_notification(body)
-    assert parsed.ctxt == {"user": "u1", "project_id": "p", "client_timeout": None}
+    assert parsed.ctxt == {"user": "u1", "project_id": "p"}
     assert parsed.priority == "error"
     assert parsed.payload == {"x": 1}
 

@@ -123,8 +123,8 @@ class IncomingMessage:
     ``ctxt`` is the sender's context (a dict), ``message`` the body's own fields.
 
     For a notification a driver parses the body with ``wire.parse_notification`` and builds
-    the message from the result: ``ctxt`` is ``Notification.ctxt`` (the ``_context_*`` keys
-    plus ``client_timeout: None``), ``message`` is ``wire.notification_message(...)``
+    the message from the result: ``ctxt`` is ``Notification.ctxt`` (the ``_context_*`` keys),
+    ``message`` is ``wire.notification_message(...)``
     (``message_id``, ``publisher_id``, ``event_type``, ``priority`` in lower case,
     ``payload``, ``timestamp``; no ``_unique_id``) and ``msg_id`` the ``message_id``.
     The listener calls exactly one of :meth:`acknowledge` or :meth:`requeue` per
