@@ -113,6 +113,8 @@ class ConfFixture(fixtures.Fixture):
             name, group = _new_name(name, group)
             return original_clear(name, group, **kwargs)
 
+        set_override.wrapped = original_set  # type: ignore[attr-defined]
+        clear_override.wrapped = original_clear  # type: ignore[attr-defined]
         conf.set_override = set_override
         conf.clear_override = clear_override
 
@@ -123,3 +125,8 @@ class ConfFixture(fixtures.Fixture):
             else:
                 vars(self.conf).pop(name, None)
         self._saved = {}
+
+    # oslo.messaging's names for the two steps (its test suites call them); the wrappers
+    # carry the original method as ``wrapped``, as oslo's do.
+    _setup_decorator = _wrap_overrides
+    _teardown_decorator = _unwrap_overrides

@@ -14,6 +14,7 @@ import concurrent.futures
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -96,15 +97,20 @@ class MessageHandlingServer(abc.ABC):
     def __init__(self, transport: Transport, dispatcher: Any,
                  executor: str | None = None) -> None:
         executor = executor or "threading"
-        if executor not in EXECUTORS:
-            hint = (" (native threads work under eventlet monkey-patching too: use 'threading')"
-                    if executor == "eventlet" else "")
+        if executor == "eventlet":
+            # Deprecated in oslo.messaging too; native threads work in an eventlet-patched
+            # process, so code that still asks for it keeps working on threads.
+            warnings.warn("executor='eventlet' is deprecated: the server runs on the "
+                          "'threading' executor", DeprecationWarning, stacklevel=3)
+        elif executor not in EXECUTORS:
             raise ExecutorLoadFailure(executor, ValueError(
-                f"unknown executor; known: {', '.join(EXECUTORS)}{hint}"))
+                f"unknown executor; known: {', '.join(EXECUTORS)} ('eventlet' is taken as "
+                f"'threading')"))
         self.conf = transport.conf
         self.transport = transport
         self.dispatcher = dispatcher
         self.executor_type = executor
+        self._executor_kind = "threading" if executor == "eventlet" else executor
         self.listener: Listener | None = None
         self._executor: Any = None
         self._state = _IDLE
@@ -160,14 +166,14 @@ class MessageHandlingServer(abc.ABC):
                 self._release()  # a new run after stop() without wait(): finish the old one
             workers = override_pool_size or self.conf.executor_thread_pool_size
             self.listener = self._create_listener()
-            if (self.executor_type == "threading"
+            if (self._executor_kind == "threading"
                     and isinstance(self.listener, PollStyleListenerAdapter)):
                 # The listener's own threads dispatch what they read (leader/follower):
                 # no hand-off from a polling thread to a worker pool.
                 self._executor = None
                 self.listener.start(self._safe_process, workers=workers)
             else:
-                self._executor = _load_executor(self.executor_type, workers)
+                self._executor = _load_executor(self._executor_kind, workers)
                 try:
                     self.listener.start(self._on_incoming)
                 except BaseException:

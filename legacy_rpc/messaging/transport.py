@@ -138,7 +138,8 @@ class Transport:
                            retry: int | None = None) -> None:
         if not target.topic:
             raise InvalidTarget("A topic is required to send", target)
-        ctxt = _utils.context_dict(ctxt)
+        if callable(getattr(ctxt, "to_dict", None)):
+            ctxt = _utils.context_dict(ctxt)  # a serialized context object
         with self._observe_send(target, ctxt, message, "notify"):
             self._driver.send_notification(target, ctxt, message, version, retry=retry)
 

@@ -216,8 +216,9 @@ class Request:
 
     ``ctxt`` holds the caller's context only, as endpoints and serializers get it from
     oslo.messaging's ``fake://`` driver (its rabbit driver also adds ``client_timeout``, a
-    transport detail kept here in :attr:`client_timeout`); ``message`` holds ``method``, ``args`` and the optional ``namespace`` and
-    ``version`` (plus any unknown keys, kept for forward compatibility).
+    transport detail kept here in :attr:`client_timeout`); ``message`` holds ``method``,
+    ``args`` and the optional ``namespace`` and ``version`` (plus any unknown keys, kept for
+    forward compatibility).
     """
 
     ctxt: dict[str, Any]

@@ -94,10 +94,11 @@ def test_filtered_out_endpoints_are_skipped() -> None:
     assert (skipped.calls, len(taken.calls)) == ([], 1)
 
 
-def test_unknown_priority_is_handled(caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_priority_returns_none(caplog: pytest.LogCaptureFixture) -> None:
+    """As oslo.messaging: no verdict (the listener acknowledges it, being no REQUEUE)."""
     with caplog.at_level(logging.WARNING):
         verdict = NotificationDispatcher([Endpoint()]).dispatch(incoming(priority="loud"))
-    assert verdict == NotificationResult.HANDLED
+    assert verdict is None
     assert "loud" in caplog.text
 
 

@@ -104,8 +104,21 @@ def test_restart_after_stop_without_wait(transport: messaging.Transport) -> None
 
 def test_unknown_executor_is_refused(transport: messaging.Transport) -> None:
     with pytest.raises(messaging.ExecutorLoadFailure) as err:
-        make_server(transport, executor="eventlet")
+        make_server(transport, executor="gevent")
     assert "threading" in str(err.value)
+
+
+def test_eventlet_executor_is_deprecated_and_runs_on_threads(
+        transport: messaging.Transport) -> None:
+    with pytest.warns(DeprecationWarning, match="eventlet"):
+        srv = make_server(transport, executor="eventlet")
+    assert srv.executor_type == "eventlet"  # as oslo.messaging reports it
+    srv.start()
+    try:
+        assert ping(transport) == "pong"
+    finally:
+        srv.stop()
+        srv.wait()
 
 
 def test_override_pool_size_bounds_concurrency(transport: messaging.Transport) -> None:

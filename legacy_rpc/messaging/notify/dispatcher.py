@@ -47,7 +47,8 @@ class _DispatcherBase:
     """Collects the endpoint methods per priority; extracts what endpoints receive."""
 
     def __init__(self, endpoints: Sequence[Any], serializer: Serializer | None = None) -> None:
-        self.endpoints = list(endpoints)
+        # the caller's list itself, as oslo.messaging keeps it (tests assert identity)
+        self.endpoints = endpoints if isinstance(endpoints, list) else list(endpoints)
         self.serializer: Serializer = serializer or NoOpSerializer()
         self._callbacks_by_priority: dict[str, list[_Callback]] = {}
         for endpoint in self.endpoints:
@@ -101,8 +102,9 @@ class NotificationDispatcher(_DispatcherBase):
     """Dispatches one notification at a time to ``method(ctxt, publisher_id, event_type,
     payload, metadata)``; ``metadata`` is ``{"message_id": ..., "timestamp": ...}``."""
 
-    def dispatch(self, incoming: IncomingMessage) -> str:
-        """Run the endpoints for one notification; return HANDLED or REQUEUE."""
+    def dispatch(self, incoming: IncomingMessage) -> str | None:
+        """Run the endpoints for one notification; return HANDLED or REQUEUE, or None for an
+        unknown priority (as oslo.messaging; the listener acknowledges it)."""
         what = f"notification {incoming.msg_id}"
         try:
             priority, msg = self._extract(incoming)
@@ -112,7 +114,7 @@ class NotificationDispatcher(_DispatcherBase):
         what = f"{what} ({msg['event_type']}, {priority})"
         if priority not in PRIORITIES:
             LOG.warning("Acknowledging %s: unknown priority %r", what, priority)
-            return NotificationResult.HANDLED
+            return None
         for rule, callback in self._callbacks_by_priority.get(priority, []):
             if not self._accepts(rule, msg):
                 continue

@@ -152,7 +152,8 @@ class RPCDispatcher:
                 raise TypeError("'target' is a reserved Endpoint attribute used for namespace "
                                 "and version filtering. It must be of type Target. Do not "
                                 "define an Endpoint method named 'target'")
-        self.endpoints = list(endpoints)
+        # the caller's list itself, as oslo.messaging keeps it (tests assert identity)
+        self.endpoints = endpoints if isinstance(endpoints, list) else list(endpoints)
         self.serializer = serializer or NoOpSerializer()
         if access_policy is None:
             access_policy = DefaultRPCAccessPolicy
