@@ -31,8 +31,8 @@ from legacy_rpc.messaging.exceptions import MessageDeliveryFailure, MessagingTim
 
 __all__ = [
     "OK", "FAILED", "USAGE", "BROKER", "EXIT_CODES", "DEFAULT_TIMEOUT", "FAKE_NOTE", "OpsError",
-    "add_timeout", "bounded", "check_broker", "check_timeout", "exit_for", "fail", "make_conf",
-    "parse_pairs", "parse_url", "parse_value",
+    "add_timeout", "bounded", "check_broker", "check_timeout", "description", "exit_for",
+    "fail", "make_conf", "parse_pairs", "parse_url", "parse_value",
 ]
 
 T = TypeVar("T")
@@ -57,6 +57,13 @@ class OpsError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(_mask.mask_url(message))
         self.code = code
+
+
+def description(doc: str | None) -> str | None:
+    """A module docstring after its first paragraph, as ``--help`` text (no RST quotes)."""
+    if not doc or "\n\n" not in doc:
+        return None
+    return doc.split("\n\n", 1)[1].replace("``", "")
 
 
 def fail(command: str, error: OpsError) -> int:

@@ -28,7 +28,7 @@ __all__ = ["register", "run", "run_request", "legacy_message"]
 
 def register(subparsers: Any) -> None:
     """Add the ``call`` and ``cast`` subcommands."""
-    description = __doc__.split("\n\n", 1)[1] if __doc__ else None
+    description = _ops.description(__doc__)
     for name, help_text in (("call", "call an RPC method and print its result as JSON"),
                             ("cast", "cast an RPC method (no answer is awaited)")):
         parser = subparsers.add_parser(name, help=help_text, description=description,

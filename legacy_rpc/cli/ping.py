@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     """Add the ``ping`` subcommand."""
     parser = subparsers.add_parser(
         "ping", help="ping the RPC servers of a topic and show round-trip times",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=_ops.description(__doc__),
         epilog=_ops.EXIT_CODES)
     parser.add_argument("topic", metavar="TOPIC", help="the topic the servers listen on")
     parser.add_argument("--server", default=None, help="ping this server of the topic only")

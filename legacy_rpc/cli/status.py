@@ -75,7 +75,7 @@ def register(subparsers: Any) -> None:
     """Add the ``status`` subcommand."""
     parser = subparsers.add_parser(
         "status", help="list the RPC topics, servers and queues the broker holds",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=_ops.description(__doc__),
         epilog=_ops.EXIT_CODES)
     parser.add_argument("topics", nargs="*", metavar="TOPIC",
                         help="show only these topics (without the management API: check "
