@@ -30,11 +30,12 @@ from tests.helpers import delete_broker_objects
 
 CONF = cfg.CONF
 
-BACKENDS = ["fake", "rabbit", "qpid"]
+BACKENDS = ["fake", "rabbit", "qpid", "zmq"]
 LEGACY_BACKEND = {
     "fake": "nova.openstack.common.rpc.impl_fake",
     "rabbit": "nova.openstack.common.rpc.impl_kombu",
     "qpid": "nova.openstack.common.rpc.impl_qpid",
+    "zmq": "nova.openstack.common.rpc.impl_zmq",
 }
 TIMEOUT = 10
 
@@ -95,6 +96,13 @@ class LegacyEnv:
         self.set("control_exchange", self.exchange)
         self.set("rpc_response_timeout", TIMEOUT)
         self.set("notification_topics", [f"{self.prefix}-notifications"])
+        if backend == "zmq":  # brokerless: the Redis matchmaker, servers on loopback
+            from legacy_rpc.rpc import impl_zmq  # noqa: F401 - registers the zmq options
+
+            self.set("rpc_zmq_matchmaker",
+                     "nova.openstack.common.rpc.matchmaker_redis.MatchMakerRedis")
+            self.set("rpc_zmq_host", "127.0.0.1")
+            self.set("rpc_zmq_bind_address", "127.0.0.1")
         if rabbit_url is not None:
             if backend == "qpid":
                 self._set_qpid_options(rabbit_url)
@@ -154,7 +162,9 @@ class LegacyEnv:
     def raw(self) -> RawAccess:
         """Raw access to the broker (publish bytes, collect bytes)."""
         access: RawAccess
-        if self.rabbit_url is None:
+        if self.backend == "zmq":
+            access = HookRawAccess(self.transport)
+        elif self.rabbit_url is None:
             access = FakeRawAccess(self.transport)
         elif self.backend == "qpid":
             access = HookRawAccess(self.transport)
@@ -162,6 +172,13 @@ class LegacyEnv:
             access = RabbitRawAccess(self.transport, self.rabbit_url)
         self._raw.append(access)
         return access
+
+    def require_requeue(self) -> None:
+        """Skip when the backend cannot give a message back (``ack_on_error=False``):
+        impl_zmq, brokerless."""
+        driver = self.transport._driver
+        if not driver.capabilities.requeue:
+            pytest.skip(f"{type(driver).__name__} cannot requeue")
 
     def require_pools(self) -> None:
         """Skip when the backend cannot give several named queues of one topic a copy each
@@ -209,14 +226,30 @@ class LegacyEnv:
 
 @pytest.fixture(params=BACKENDS)
 def legacy(request: pytest.FixtureRequest, janitor: Janitor) -> Iterator[LegacyEnv]:
-    """The legacy API on ``fake`` (impl_fake), on RabbitMQ (impl_kombu) or on RabbitMQ's
-    AMQP 1.0 (impl_qpid)."""
+    """The legacy API on ``fake`` (impl_fake), on RabbitMQ (impl_kombu), on RabbitMQ's
+    AMQP 1.0 (impl_qpid) or brokerless with Redis (impl_zmq)."""
+    if request.param == "zmq":
+        request.getfixturevalue("shared_redis")
     rabbit_url = (request.getfixturevalue("rabbit_url") if request.param == "rabbit" else
                   request.getfixturevalue("amqp1_rabbit_url") if request.param == "qpid" else
                   None)
     env = LegacyEnv(request.param, rabbit_url, janitor)
     yield env
     env.close()
+
+
+@pytest.fixture(scope="session")
+def shared_redis() -> tuple[str, int]:
+    """Redis on 127.0.0.1:6379 for impl_zmq's matchmaker, or skip (fail under CI)."""
+    from tests.conftest import _reachable, brokers_required
+
+    pytest.importorskip("zmq", reason="pyzmq (legacy-rpc[zmq]) is missing")
+    pytest.importorskip("redis", reason="redis-py (legacy-rpc[zmq]) is missing")
+    if not _reachable("127.0.0.1", 6379):
+        if brokers_required():
+            pytest.fail("Redis not reachable at 127.0.0.1:6379", pytrace=False)
+        pytest.skip("Redis not reachable at 127.0.0.1:6379")
+    return "127.0.0.1", 6379
 
 
 @pytest.fixture(scope="session")

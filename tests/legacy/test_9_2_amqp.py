@@ -173,6 +173,7 @@ def test_9_2_callback_wrapper_exception_no_wait(legacy: LegacyEnv, context: Any)
 def test_9_2_callback_wrapper_exception_wait(legacy: LegacyEnv, context: Any) -> None:
     """ack_on_error=False: a failing callback's message is requeued and delivered again."""
     legacy.require_pools()
+    legacy.require_requeue()
     topic = legacy.topic("pool")
     pool = _Pool(fail_first={"a"})
     conn = legacy.connection()
@@ -186,6 +187,7 @@ def test_9_2_callback_wrapper_exception_wait(legacy: LegacyEnv, context: Any) ->
 def test_9_2_callback_wrapper_no_exception_wait(legacy: LegacyEnv, context: Any) -> None:
     """ack_on_error=False and a succeeding callback: acknowledged once."""
     legacy.require_pools()
+    legacy.require_requeue()
     legacy.set("rpc_thread_pool_size", 1)
     topic = legacy.topic("pool")
     pool = _Pool()

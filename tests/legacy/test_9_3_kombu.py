@@ -103,6 +103,7 @@ def test_9_3_join_consumer_pool_default(legacy: LegacyEnv, context: Any) -> None
 def test_9_3_join_consumer_pool_no_ack(legacy: LegacyEnv, context: Any) -> None:
     """``ack_on_error=False`` is honoured: a failed message comes back."""
     legacy.require_pools()
+    legacy.require_requeue()
     topic = legacy.topic("pool")
     attempts: list[int] = []
     done = threading.Event()
@@ -244,8 +245,9 @@ def test_9_3_cast_to_server_uses_server_params(legacy: LegacyEnv, context: Any) 
                                        "fake_password")]
     assert url.virtual_host == "fake_vhost"
 
-    if legacy.backend == "fake":
-        # Like the original impl_fake, the fake backend has no *_to_server functions.
+    if legacy.backend in ("fake", "zmq"):
+        # Like the original impl_fake and impl_zmq, these backends have no *_to_server
+        # functions.
         with pytest.raises(AttributeError):
             rpc.cast_to_server(context, params, "topic", dict(MSG_ECHO_42))
         return

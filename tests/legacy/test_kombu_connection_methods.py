@@ -29,7 +29,7 @@ from tests.legacy.conftest import TIMEOUT, Janitor, LegacyEnv, Recorder
 
 CONF = cfg.CONF
 BACKEND_MODULES = {"fake": "legacy_rpc.rpc.impl_fake", "rabbit": "legacy_rpc.rpc.impl_kombu",
-                   "qpid": "legacy_rpc.rpc.impl_qpid"}
+                   "qpid": "legacy_rpc.rpc.impl_qpid", "zmq": "legacy_rpc.rpc.impl_zmq"}
 
 
 def _connect(env: LegacyEnv) -> Connection:
@@ -200,6 +200,7 @@ def test_consume_timeout_is_bounded(legacy: LegacyEnv) -> None:
 
 
 def test_ack_on_error_false_requeues_for_the_next_consume(legacy: LegacyEnv) -> None:
+    legacy.require_requeue()
     topic = legacy.topic()
     attempts: list[int] = []
 

@@ -91,11 +91,13 @@ class ZmqDriver(base.BaseDriver):
         if options.curve:
             self._start_authenticator()
         self._waiters = common.ReplyWaiters()
-        self._reply_q = f"zmq-{wire.new_id()}"
+        self._reply_q = f"reply_{wire.new_id()}"  # names the caller in requests only
         self._lock = threading.Lock()
         self._sender: Sender | None = None
         self._listeners: weakref.WeakSet[ZmqListener] = weakref.WeakSet()
         self._warned_bind = False
+        self._raw_queues: dict[str, list[bytes]] = {}   # test hooks: collector bodies
+        self._raw_replies: dict[str, list[bytes]] = {}  # msg id -> collector of replies
         self._closed = False
 
     def options_contexts(self) -> int:
@@ -145,7 +147,8 @@ class ZmqDriver(base.BaseDriver):
                 self._sender = Sender(self.context, self.matchmaker, self._waiters,
                                       send_queue_limit=self.options.send_queue_limit,
                                       secure=self.secure,
-                                      pending_ttl=self.options.pending_ttl)
+                                      pending_ttl=self.options.pending_ttl,
+                                      reply_hook=self._raw_reply)
             return self._sender
 
     def _key(self, target: Target) -> str:
@@ -246,7 +249,30 @@ class ZmqDriver(base.BaseDriver):
                 if identity is not None:  # a reply: back on the request's connection
                     listener.send_reply(identity, body)
                     return
+        try:
+            request = wire.deserialize_msg(wire.decode_body(body))
+        except Exception:
+            request = None
+        if isinstance(request, dict) and request.get("_reply_q") in self._raw_queues:
+            # Its replies come back on our connection: hand them to that collector.
+            self._raw_replies[str(request.get("_msg_id"))] = self._raw_queues[
+                request["_reply_q"]]
         self.sender().send(f"{exchange}:{routing_key}", body, self._expiry(None))
+
+    def _raw_reply(self, decoded: Any, body: bytes) -> bool:
+        """(Test hooks) take a reply meant for a raw collector; True when taken."""
+        if not self._raw_replies:
+            return False
+        try:
+            reply = wire.deserialize_msg(decoded)
+        except Exception:
+            return False
+        bodies = (self._raw_replies.get(str(reply.get("_msg_id")))
+                  if isinstance(reply, dict) else None)
+        if bodies is None:
+            return False
+        bodies.append(body)
+        return True
 
     def raw_collect(self, queue: str, routes: list[tuple[str, str]]) -> list[bytes]:
         """Collect the raw bodies sent to ``routes`` (``(exchange, routing_key)``)."""
@@ -261,6 +287,7 @@ class ZmqDriver(base.BaseDriver):
         listener.registrations = list(dict.fromkeys(
             (f"{exchange}:{key}", member(listener.address, queue)) for exchange, key in routes))
         self._listeners.add(listener)
+        self._raw_queues[queue] = bodies
         listener.start()
         return bodies
 

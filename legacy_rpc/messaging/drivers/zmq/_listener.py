@@ -2,10 +2,12 @@
 
 Each listener binds its own socket (no receiver process beside the service) on
 ``rpc_zmq_bind_address`` and registers ``<address> <queue>`` under the matchmaker key of
-each subscription when it starts (unregistering when it stops). Its I/O thread reads the
-socket into a bounded inbox (``rpc_zmq_topic_backlog``; beyond it messages are dropped and
-logged) and sends the replies the dispatching threads hand over. Malformed frames and bodies
-are dropped and logged masked; duplicates of a request are dropped.
+each subscription when it is created (what is sent from then on waits in its inbox until it
+starts, as in a broker's queue); it unregisters when it stops, and gives what still reaches
+it back to the sender. Its I/O thread reads the socket into a bounded inbox
+(``rpc_zmq_topic_backlog``; beyond it messages are dropped and logged) and sends the replies
+the dispatching threads hand over. Malformed frames and bodies are dropped and logged
+masked; duplicates of a request are dropped.
 """
 
 from __future__ import annotations
@@ -118,6 +120,10 @@ class ZmqListener(base.PollStyleListener):
         self.reply_routes: dict[str, bytes] = {}
         self._socket = socket
         self._loop.call(lambda: self._loop.add(socket, self._on_readable))
+        if collect is None:
+            # Registered at once, as a broker queue is declared at once: what is sent from
+            # now on waits in the inbox until the listener starts.
+            self._register()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -126,7 +132,11 @@ class ZmqListener(base.PollStyleListener):
             if self._closed:
                 return
             self._stopped = False
-            if self._registered:
+        self._register()
+
+    def _register(self) -> None:
+        with self._cond:
+            if self._registered or self._closed:
                 return
             self._registered = True
         for key, value in self.registrations:

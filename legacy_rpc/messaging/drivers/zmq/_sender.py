@@ -60,8 +60,10 @@ class Sender:
 
     def __init__(self, context: zmq.Context[Any], matchmaker: MatchMaker,
                  waiters: common.ReplyWaiters, *, send_queue_limit: int,
-                 secure: Callable[[Any, bool], None], pending_ttl: float) -> None:
+                 secure: Callable[[Any, bool], None], pending_ttl: float,
+                 reply_hook: Callable[[Any, bytes], bool] | None = None) -> None:
         self._pending_ttl = pending_ttl
+        self._reply_hook = reply_hook
         self._matchmaker = matchmaker
         self._waiters = waiters
         self._limit = send_queue_limit
@@ -276,6 +278,8 @@ class Sender:
             decoded = wire.decode_body(parsed.body)
         except Exception as exc:
             common.log_rejected(f"replies from {address}", exc, b"".join(frames[-1:]))
+            return
+        if self._reply_hook is not None and self._reply_hook(decoded, parsed.body):
             return
         self._waiters.deliver(decoded)
 
