@@ -29,16 +29,19 @@ LOG = logging.getLogger(__name__)
 
 
 class _Broker:
-    """Queues and bindings under one condition variable."""
+    """Queues and bindings under one condition variable.
+
+    As a real broker does, each message is given to the started listeners of its queue in
+    turn (round-robin) when it is published; one published while nobody listens, or given
+    back, goes to whichever listener takes it first.
+    """
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.queues: dict[str, collections.deque[bytes]] = {}
+        self.queues: dict[str, collections.deque[tuple[int | None, bytes]]] = {}
         self.bindings: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
-        # Fairness among listeners of one queue, as a broker's round-robin: the listener that
-        # took the last message of a queue leaves the next one to a listener waiting on it.
-        self.waiting: collections.Counter[str] = collections.Counter()
-        self.last_taker: dict[str, int] = {}
+        self.consumers: dict[str, list[int]] = collections.defaultdict(list)
+        self._turn: collections.Counter[str] = collections.Counter()
 
     def declare(self, queue: str, exchange: str, routing_key: str) -> None:
         with self.cond:
@@ -51,19 +54,44 @@ class _Broker:
             for bound in self.bindings.values():
                 bound.discard(queue)
 
+    def consume(self, queue: str, consumer: int, active: bool) -> None:
+        """Start (``active``) or stop giving messages of ``queue`` to ``consumer``."""
+        with self.cond:
+            members = self.consumers[queue]
+            if active and consumer not in members:
+                members.append(consumer)
+            elif not active and consumer in members:
+                members.remove(consumer)
+            self.cond.notify_all()  # messages given to a stopped consumer are free again
+
     def publish(self, exchange: str, routing_key: str, body: bytes) -> int:
         with self.cond:
             names = ([routing_key] if exchange == "" and routing_key in self.queues
                      else sorted(self.bindings.get((exchange, routing_key), ())))
             for name in names:
-                self.queues[name].append(body)
+                members = self.consumers.get(name)
+                owner = members[self._turn[name] % len(members)] if members else None
+                self._turn[name] += 1
+                self.queues[name].append((owner, body))
             self.cond.notify_all()
             return len(names)
+
+    def take(self, queue: str, consumer: int) -> bytes | None:
+        """The first message of ``queue`` given to ``consumer`` or to nobody (in order)."""
+        pending = self.queues.get(queue)
+        if not pending:
+            return None
+        members = self.consumers.get(queue, [])
+        for index, (owner, body) in enumerate(pending):
+            if owner is None or owner == consumer or owner not in members:
+                del pending[index]
+                return body
+        return None
 
     def give_back(self, queue: str, body: bytes) -> None:
         with self.cond:
             if queue in self.queues:
-                self.queues[queue].appendleft(body)
+                self.queues[queue].appendleft((None, body))
                 self.cond.notify_all()
 
 
@@ -109,15 +137,15 @@ class _Listener(base.PollStyleListener):
         self._seen = common.DuplicateFilter()
         self._unsettled: set[_Delivered] = set()
 
-    def _take(self) -> tuple[str, bytes] | None:
-        broker = self._driver.broker
+    def start(self) -> None:
         for queue in self._queues:
-            pending = broker.queues.get(queue)
-            if not pending or (broker.last_taker.get(queue) == id(self)
-                               and broker.waiting[queue] > 0):
-                continue
-            broker.last_taker[queue] = id(self)
-            return queue, pending.popleft()
+            self._driver.broker.consume(queue, id(self), active=True)
+
+    def _take(self) -> tuple[str, bytes] | None:
+        for queue in self._queues:
+            body = self._driver.broker.take(queue, id(self))
+            if body is not None:
+                return queue, body
         return None
 
     def _parse(self, queue: str, body: bytes) -> base.IncomingMessage | None:
@@ -166,11 +194,7 @@ class _Listener(base.PollStyleListener):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
-                broker.waiting.update(self._queues)
-                try:
-                    broker.cond.wait(remaining)
-                finally:
-                    broker.waiting.subtract(self._queues)
+                broker.cond.wait(remaining)
         return batch
 
     def settle(self, delivered: _Delivered, requeue: bool) -> None:
@@ -187,6 +211,8 @@ class _Listener(base.PollStyleListener):
         with self._driver.broker.cond:
             self._stopped = True  # nothing is fetched ahead, so nothing is left behind
             self._driver.broker.cond.notify_all()
+        for queue in self._queues:
+            self._driver.broker.consume(queue, id(self), active=False)
 
     def cleanup(self) -> None:
         self.stop()
@@ -198,14 +224,15 @@ class _Listener(base.PollStyleListener):
             self._driver.broker.delete(queue)
 
 
-class _ReplyQueue(collections.deque[bytes]):
+class _ReplyQueue(collections.deque[tuple[int | None, bytes]]):
     """The transport's reply queue: each reply goes straight to its waiting call."""
 
     def __init__(self, waiters: common.ReplyWaiters) -> None:
         super().__init__()
         self._waiters = waiters
 
-    def append(self, body: bytes) -> None:
+    def append(self, item: tuple[int | None, bytes]) -> None:
+        body = item[1]
         try:
             self._waiters.deliver(wire.decode_body(body))
         except wire.MalformedMessage as exc:
@@ -304,9 +331,9 @@ class MemoryDriver(base.BaseDriver):
     def raw_collect(self, queue: str, bindings: list[tuple[str, str]]) -> list[bytes]:
         collected: list[bytes] = []
 
-        class _Tap(collections.deque[bytes]):
-            def append(self, body: bytes) -> None:
-                collected.append(body)
+        class _Tap(collections.deque[tuple[int | None, bytes]]):
+            def append(self, item: tuple[int | None, bytes]) -> None:
+                collected.append(item[1])
 
         with self.broker.cond:
             self.broker.queues[queue] = _Tap()
