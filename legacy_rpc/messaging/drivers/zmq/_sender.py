@@ -96,8 +96,13 @@ class Sender:
 
     def send(self, key: str, body: bytes, expires: float, keep_for: str | None = None) -> None:
         """Deliver ``body`` to the members of ``key`` (looked up in the calling thread);
-        when no member consumes queue ``keep_for``, a copy waits for one."""
-        members = self.lookup(key)
+        when no member consumes queue ``keep_for``, a copy waits for one. While the
+        matchmaker cannot be reached the message waits as if nobody had registered."""
+        try:
+            members = self.lookup(key)
+        except Exception as exc:
+            LOG.warning("Matchmaker lookup of %s failed: %s", key, _mask.mask_text(str(exc)))
+            members = []
         outgoing = Outgoing(key, body, expires, keep_for=keep_for)
         self._loop.call(lambda: self._route(outgoing, members))
 
