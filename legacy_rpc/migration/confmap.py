@@ -61,7 +61,8 @@ NO_EQUIVALENT = {
 }
 """Legacy options with no new-style option, and what to do instead."""
 
-_NO_EFFECT_PREFIXES = ("qpid_", "rpc_zmq_", "matchmaker_")
+_NO_EFFECT_PREFIXES = ("qpid_",)
+_ZMQ_PREFIXES = ("rpc_zmq_", "matchmaker_")
 
 _NOTIFIER_DRIVERS = {"rpc_notifier": "messaging", "rpc_notifier2": "messagingv2",
                      "log_notifier": "log", "no_op_notifier": "noop", "test_notifier": "test"}
@@ -271,7 +272,11 @@ def _map_entry(entry: confscan.Entry, mapping: Mapping, show_secrets: bool) -> N
         mapping.notes.append((entry.line, name, NO_EQUIVALENT[name]))
     elif name in NO_EFFECT_QPID:
         mapping.notes.append((entry.line, name, NO_EFFECT_QPID[name]))
-    elif name.startswith(_NO_EFFECT_PREFIXES) or section.startswith("matchmaker"):
+    elif name.startswith(_ZMQ_PREFIXES) or section.startswith("matchmaker"):
+        # The zmq driver reads these under their legacy names and groups.
+        secret = name == "password" and not show_secrets
+        mapping.set(section, name, "****" if secret else entry.value)
+    elif name.startswith(_NO_EFFECT_PREFIXES):
         mapping.notes.append((entry.line, name, "no effect: no driver uses it"))
 
 
