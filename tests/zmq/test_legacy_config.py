@@ -45,7 +45,7 @@ def test_config_keeps_the_zmq_options_and_masks_the_redis_password(
     path.write_text(LEGACY_FILE.format(password="hunter2"))
     mapping = map_config(path)
     assert mapping.options["DEFAULT"]["transport_url"] == "zmq://127.0.0.1:9501/"
-    assert mapping.options["DEFAULT"]["rpc_zmq_matchmaker"].endswith("MatchMakerRedis")
+    assert str(mapping.options["DEFAULT"]["rpc_zmq_matchmaker"]).endswith("MatchMakerRedis")
     assert mapping.options["DEFAULT"]["matchmaker_heartbeat_ttl"] == "30"
     assert mapping.options["matchmaker_redis"]["password"] == "****"
     assert mapping.notes == []  # nothing reported as without effect
