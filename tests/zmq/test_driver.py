@@ -305,6 +305,24 @@ def test_a_flood_is_bounded_by_the_topic_backlog(make_transport: MakeTransport,
     assert 0 < len(heard) < 200  # some dropped at the bound, the server kept serving
 
 
+def test_an_inbox_is_bounded_in_bytes_too(make_transport: MakeTransport,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    from legacy_rpc.messaging.drivers.zmq import _listener
+
+    monkeypatch.setattr(_listener, "MAX_INBOX_BYTES", 20_000)
+    transport = make_transport()
+    endpoint = Endpoint()
+    serve(make_transport, transport, endpoint, executor="blocking")
+    caller = make_transport()
+    with caplog.at_level(logging.ERROR):
+        client(caller).cast({}, "block", value="first")
+        for n in range(30):
+            client(caller).cast({}, "hear", value=str(n) * 2000)
+        wait_for(lambda: "is full" in caplog.text, 10, message="no overflow was logged")
+    endpoint.release.set()
+
+
 # ----------------------------------------------------------------------------- options
 
 def test_an_unknown_url_option_lists_the_valid_ones(zmq_url: Callable[..., str]) -> None:

@@ -235,7 +235,8 @@ class ZmqDriver(base.BaseDriver):
             raise ValueError("at least one subscription is required")
         self._warn_bind()
         listener = ZmqListener(self, subscriptions, kind)
-        self._listeners.add(listener)
+        with self._lock:
+            self._listeners.add(listener)
         return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
 
     # ------------------------------------------------------------------ test hooks
@@ -244,7 +245,9 @@ class ZmqDriver(base.BaseDriver):
         """Send raw bytes to the receivers of ``exchange``/``routing_key`` as a foreign
         sender would (exchange "" is a queue's own name)."""
         if exchange == "":
-            for listener in list(self._listeners):
+            with self._lock:
+                listeners = list(self._listeners)
+            for listener in listeners:
                 identity = listener.reply_routes.get(routing_key)
                 if identity is not None:  # a reply: back on the request's connection
                     listener.send_reply(identity, body)
@@ -286,7 +289,8 @@ class ZmqDriver(base.BaseDriver):
         # exchange "" stays "" (a queue's own name), not the default exchange
         listener.registrations = list(dict.fromkeys(
             (f"{exchange}:{key}", member(listener.address, queue)) for exchange, key in routes))
-        self._listeners.add(listener)
+        with self._lock:
+            self._listeners.add(listener)
         self._raw_queues[queue] = bodies
         listener.start()
         return bodies
@@ -297,7 +301,8 @@ class ZmqDriver(base.BaseDriver):
         with self._lock:
             self._closed = True
             sender, self._sender = self._sender, None
-        for listener in list(self._listeners):
+            listeners = list(self._listeners)
+        for listener in listeners:
             listener.close_now()
         if sender is not None:
             sender.close()

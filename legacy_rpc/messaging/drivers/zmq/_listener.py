@@ -40,6 +40,8 @@ DRAIN_GRACE = 2.0
 """How long a cleaned-up listener's socket still gives messages back to their senders
 (longer than a sender's lookup cache)."""
 DEFAULT_BACKLOG = 10000
+MAX_INBOX_BYTES = 256 * 1024 * 1024
+"""The most bytes of bodies an inbox holds, whatever the number of messages."""
 """The inbox bound when ``rpc_zmq_topic_backlog`` is not set."""
 
 
@@ -87,6 +89,7 @@ class ZmqListener(base.PollStyleListener):
         self._stopped = False
         self._closed = False
         self._dropped = 0
+        self._inbox_bytes = 0
         self._dedup = common.DuplicateFilter()
         self._loop = IOLoop(driver.context, f"legacy-rpc-zmq-{kind}")
         socket = driver.context.socket(zmq.ROUTER)
@@ -168,6 +171,7 @@ class ZmqListener(base.PollStyleListener):
             self._registered = False
             unhandled = list(self._inbox)
             self._inbox.clear()
+            self._inbox_bytes = 0
             self._cond.notify_all()
         if unhandled:
             LOG.info("Giving %d unhandled message(s) back from %s", len(unhandled),
@@ -214,13 +218,17 @@ class ZmqListener(base.PollStyleListener):
                 self._bounce(accepted)
                 return
             for item in accepted:
-                if len(self._inbox) >= self._limit:
+                size = len(item[1].body)
+                if (len(self._inbox) >= self._limit or
+                        self._inbox_bytes + size > MAX_INBOX_BYTES):
                     self._dropped += 1
                     if self._dropped == 1 or self._dropped % 1000 == 0:
-                        LOG.error("The inbox of %s is full (%d messages); dropped %d so far",
-                                  self.address, self._limit, self._dropped)
+                        LOG.error("The inbox of %s is full (%d messages, %d bytes); dropped "
+                                  "%d so far", self.address, len(self._inbox),
+                                  self._inbox_bytes, self._dropped)
                     continue
                 self._inbox.append(item)
+                self._inbox_bytes += size
             self._cond.notify()
 
     def _bounce(self, items: list[tuple[bytes, _frames.Frames]]) -> None:
@@ -277,7 +285,9 @@ class ZmqListener(base.PollStyleListener):
         with self._cond:
             while len(batch) < batch_size:
                 if self._inbox:
-                    incoming = self._to_incoming(*self._inbox.popleft())
+                    identity, frames = self._inbox.popleft()
+                    self._inbox_bytes -= len(frames.body)
+                    incoming = self._to_incoming(identity, frames)
                     if incoming is not None:
                         batch.append(incoming)
                         if batch_deadline is None and batch_timeout is not None:
