@@ -325,6 +325,16 @@ def test_an_inbox_is_bounded_in_bytes_too(make_transport: MakeTransport,
 
 # ----------------------------------------------------------------------------- options
 
+@pytest.mark.parametrize("name", [
+    "zmq", "impl_zmq", "nova.rpc.impl_zmq", "nova.openstack.common.rpc.impl_zmq",
+    "cinder.openstack.common.rpc.impl_zmq", "legacy_rpc.rpc.impl_zmq", "zmq+redis"])
+def test_every_impl_zmq_alias_loads_the_zmq_driver(name: str) -> None:
+    from legacy_rpc.messaging.drivers import registry
+    from legacy_rpc.messaging.drivers.zmq import ZmqDriver
+
+    assert registry.load_driver_class(name) is ZmqDriver
+
+
 def test_an_unknown_url_option_lists_the_valid_ones(zmq_url: Callable[..., str]) -> None:
     with pytest.raises(DriverLoadFailure, match=r"bogus.*bind_address"):
         messaging.get_rpc_transport(_conf(), zmq_url(bogus=1))
