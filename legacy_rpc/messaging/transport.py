@@ -151,13 +151,20 @@ class Transport:
         return self._driver.listen(target, batch_size, batch_timeout)
 
     def _listen_subscriptions(self, subscriptions: list[Subscription], kind: str,
-                              batch_size: int = 1,
-                              batch_timeout: float | None = None) -> Listener:
-        """Consume exactly the given queues (the legacy API's consumers are built on it)."""
+                              batch_size: int = 1, batch_timeout: float | None = None,
+                              retry: int | None = None) -> Listener:
+        """Consume exactly the given queues (the legacy API's consumers are built on it).
+
+        ``retry`` (not None) is passed to drivers whose ``listen_subscriptions`` takes it
+        (rabbit: how often declaring the queues retries connecting)."""
         if kind not in LISTEN_KINDS:
             raise ValueError(f"kind must be one of {', '.join(LISTEN_KINDS)}, got {kind!r}")
         if not subscriptions or any(not s.routing_key for s in subscriptions):
             raise ValueError(f"every subscription needs a routing key: {subscriptions!r}")
+        if retry is not None:
+            listen: Any = self._driver.listen_subscriptions
+            return listen(list(subscriptions), kind, batch_size, batch_timeout,  # type: ignore[no-any-return]
+                          retry=retry)
         return self._driver.listen_subscriptions(list(subscriptions), kind, batch_size,
                                                  batch_timeout)
 

@@ -92,14 +92,14 @@ def _translate(exc: BaseException, topic: str, method: Any) -> BaseException:
         new.__cause__ = exc
         return new
     if isinstance(exc, core_exceptions.MessageDeliveryFailure):
-        return _send_failure(exc)
+        return send_failure(exc)
     return common.as_legacy_exception(exc)
 
 
 _SEND_FAILURES: dict[type[BaseException], type[BaseException]] = {}
 
 
-def _send_failure(exc: core_exceptions.MessageDeliveryFailure) -> BaseException:
+def send_failure(exc: core_exceptions.MessageDeliveryFailure) -> BaseException:
     """``exc`` as an instance of a subclass of both its class and ``RPCException``: what
     the original raised once ``rabbit_max_retries`` tries failed, and what code written
     for the core (``PublishOutcomeUnknown`` ...) catches."""

@@ -47,6 +47,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
+from legacy_rpc.messaging import exceptions as core_exceptions
 from legacy_rpc.messaging import server as msg_server
 from legacy_rpc.messaging import wire
 from legacy_rpc.messaging.drivers.base import (
@@ -101,7 +102,24 @@ class _EagerListenerMixin:
 
 def transport_listen(transport: Transport, subscriptions: list[Subscription],
                      kind: str) -> Listener:
-    return transport._listen_subscriptions(subscriptions, kind)
+    """The core listener of a legacy consumer.
+
+    On RabbitMQ, ``rabbit_max_retries = N`` bounds the connection attempts of declaring its
+    queues, as the original did: then an ``RPCException`` (which is also the core's
+    ``MessageDeliveryFailure``).
+
+    :raises common.RPCException: the broker could not be reached in N tries.
+    """
+    from legacy_rpc.rpc import _backend, _client  # _backend imports this module
+
+    url = getattr(transport._driver, "_url", None)
+    retry = _backend.send_retry(transport.conf, url) if url is not None else None
+    try:
+        return transport._listen_subscriptions(subscriptions, kind, retry=retry)
+    except core_exceptions.MessageDeliveryFailure as exc:
+        if retry is None:
+            raise
+        raise _client.send_failure(exc) from exc
 
 
 class _RpcConsumer(_EagerListenerMixin, RPCServer):

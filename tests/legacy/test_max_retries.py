@@ -126,3 +126,21 @@ def test_a_broker_that_goes_away(legacy_conf: Callable[[str, Any], None],
             proxy.refuse_new = False
             conn.close()
             delete_broker_objects(rabbit_url, [topic], [str(CONF.control_exchange)])
+
+
+@pytest.mark.parametrize("tries", [1, 3])
+def test_create_consumer_gives_up_after_max_retries(legacy_conf: Callable[[str, Any], None],
+                                                    tries: int) -> None:
+    """The original's create_consumer raised once its connection failed N times; it used to
+    block here until a broker came."""
+    legacy_conf("rabbit_host", "127.0.0.1")
+    legacy_conf("rabbit_port", _unused_port())
+    legacy_conf("rabbit_max_retries", tries)
+    conn = rpc.create_connection()
+    try:
+        error = _gives_up(lambda: conn.create_consumer("retries",
+                                                       dispatcher.RpcDispatcher([])))
+        assert isinstance(error, MessageDeliveryFailure)
+        assert f"after {tries} tries" in str(error)
+    finally:
+        conn.close()

@@ -718,7 +718,7 @@ class BrokerConnection:
 
     def add_consumer(self, queue: Queue, callback: Callable[[Delivery], None],
                      no_ack: bool = False, deadline: float | None = None,
-                     active: bool = True) -> None:
+                     active: bool = True, retry: int | None = None) -> None:
         """Declare ``queue`` now; consume it now if ``active``, else at :meth:`activate`.
 
         The declaration and the subscription are restored after every reconnect.
@@ -735,7 +735,7 @@ class BrokerConnection:
                 self._consumers.remove(consumer)
                 raise
 
-        self.ensure(action, deadline=deadline, what=f"declaring {queue.name}")
+        self.ensure(action, deadline=deadline, retry=retry, what=f"declaring {queue.name}")
 
     def activate(self, deadline: float | None = None) -> None:
         """Start consuming every declared but inactive consumer."""

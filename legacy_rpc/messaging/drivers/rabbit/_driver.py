@@ -367,8 +367,10 @@ class RabbitDriver(base.BaseDriver):
     # ----------------------------------------------------------------- listening
 
     def listen_subscriptions(self, subscriptions: list[base.Subscription], kind: str,
-                             batch_size: int = 1,
-                             batch_timeout: float | None = None) -> base.Listener:
+                             batch_size: int = 1, batch_timeout: float | None = None,
+                             retry: int | None = None) -> base.Listener:
+        """As the base class; ``retry`` bounds how often declaring the queues retries
+        connecting (the legacy ``rabbit_max_retries``): then ``MessageDeliveryFailure``."""
         default_exchange = self._default_exchange or "openstack"
         queues: dict[str, Queue] = {}
         generated: list[str] = []
@@ -384,7 +386,7 @@ class RabbitDriver(base.BaseDriver):
         listener_cls = {"rpc": RpcListener, "notification": NotificationListener,
                         "raw": RawListener}[kind]
         listener = listener_cls(self, list(queues.values()), f"{kind}-listener",
-                                delete_on_cleanup=tuple(generated))
+                                delete_on_cleanup=tuple(generated), retry=retry)
         return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
 
     def cleanup(self) -> None:

@@ -81,7 +81,9 @@ class _QueueListener(base.PollStyleListener):
     kind: str  # one of base.LISTEN_KINDS, set by each subclass
 
     def __init__(self, driver: RabbitDriver, queues: list[Queue], role: str,
-                 delete_on_cleanup: tuple[str, ...] = ()) -> None:
+                 delete_on_cleanup: tuple[str, ...] = (), retry: int | None = None) -> None:
+        """``retry``: how often declaring the queues retries connecting (None: until it
+        works); then ``MessageDeliveryFailure``."""
         super().__init__(driver.options.rabbit_qos_prefetch_count or -1)
         self._driver = driver
         self._conn = driver.new_connection(role, consumer=True)
@@ -101,7 +103,8 @@ class _QueueListener(base.PollStyleListener):
         driver.track_listener(self._conn)
         try:
             for queue in queues:
-                self._conn.add_consumer(queue, self._deliveries.append, active=False)
+                self._conn.add_consumer(queue, self._deliveries.append, active=False,
+                                        retry=retry)
         except BaseException:
             driver.untrack_listener(self._conn)
             self._conn.close()
