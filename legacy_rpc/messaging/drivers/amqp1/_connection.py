@@ -1,7 +1,9 @@
 """One AMQP 1.0 connection, owned by its own I/O thread (a proton ``Container``).
 
 proton is event-driven and not thread-safe: everything that touches the connection, its
-links and deliveries runs on the I/O thread. Other threads hand work over with
+links and deliveries runs on the I/O thread, and no proton object crosses threads (messages
+travel as :class:`Outgoing` / :class:`Incoming` plain data; a proton wrapper dropped on
+another thread would change the connection's C state there). Other threads hand work over with
 :meth:`Amqp1Connection.submit` (a task queue woken through proton's ``EventInjector``, a
 pipe the container selects on) and wait on a ``Future`` with a deadline; nothing polls.
 
@@ -46,7 +48,7 @@ from legacy_rpc.messaging.drivers.amqp1._opts import Amqp1Options
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["Amqp1Connection", "ConnectionPlan", "Incoming", "Subscriber"]
+__all__ = ["Amqp1Connection", "ConnectionPlan", "Incoming", "Outgoing", "Subscriber"]
 
 CLOSE_TIMEOUT = 10.0
 MAX_SENDERS = 64  # sender links kept open per connection (least recently used go first)
@@ -64,15 +66,21 @@ class ConnectionPlan:
     role: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Incoming:
-    """A received delivery with its decoded message, tagged with its connection's
-    generation (a delivery of a lost connection cannot be settled)."""
+    """A received message as plain Python data: its body (``bytes`` for a data section, else
+    the decoded AMQP value), where it came from, and a key to settle it by.
 
-    message: Message
-    delivery: Delivery
+    No proton object leaves the I/O thread (proton is not thread-safe, and even dropping
+    the last reference to a delivery elsewhere would touch the connection's C state): the
+    delivery stays in the connection, found again by ``key``; ``generation`` tells that it
+    belonged to a connection since lost (then it cannot be settled).
+    """
+
+    body: object
     address: str
     generation: int
+    key: int
 
 
 @dataclass
@@ -90,14 +98,33 @@ class Subscriber:
     auto_accept: bool = False
     active: bool = True
     key: int = field(default_factory=lambda: next(_ids))
-    receiver: Any = None
     failed: str | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send, as plain Python data (the proton message is built on the I/O
+    thread): one data section of ``body`` with these header and property fields."""
+
+    body: bytes
+    durable: bool = True
+    ttl: float | None = None
+    content_type: str | None = "application/json"
+    content_encoding: str | None = "utf-8"
+
+    def message(self) -> Message:
+        message = Message(body=self.body, inferred=True, durable=self.durable,
+                          content_type=self.content_type,
+                          content_encoding=self.content_encoding)
+        if self.ttl is not None:
+            message.ttl = self.ttl
+        return message
 
 
 @dataclass
 class _Send:
     address: str
-    message: Message
+    outgoing: Outgoing
     future: concurrent.futures.Future[None]
     retry: int | None
     attempts: int = 0
@@ -164,6 +191,8 @@ class Amqp1Connection(MessagingHandler):
         self._waiting: collections.deque[_Send] = collections.deque()
         self._subs: dict[int, Subscriber] = {}
         self._by_link: dict[str, Subscriber] = {}
+        self._receivers: dict[int, Any] = {}  # Subscriber.key -> its proton receiver
+        self._unsettled: dict[int, Any] = {}  # Incoming.key -> its proton delivery
         self._closing = False
         self._stopped = False
         self.connected_event = threading.Event()
@@ -328,8 +357,8 @@ class Amqp1Connection(MessagingHandler):
         self._conn = None
         self._senders.clear()
         self._by_link.clear()
-        for sub in self._subs.values():
-            sub.receiver = None
+        self._receivers.clear()
+        self._unsettled.clear()
         in_flight, self._in_flight = self._in_flight, {}
         for send in in_flight.values():
             _set(send.future, exc=PublishOutcomeUnknown(
@@ -364,13 +393,13 @@ class Amqp1Connection(MessagingHandler):
 
     # ---------------------------------------------------------------- sending
 
-    def send(self, address: str, message: Message, retry: int | None = None
+    def send(self, address: str, outgoing: Outgoing, retry: int | None = None
              ) -> concurrent.futures.Future[None]:
-        """Send ``message`` to ``address``; the future completes when the broker settled
+        """Send ``outgoing`` to ``address``; the future completes when the broker settled
         it (accepted), or fails (refused, connection lost while in flight, no connection
         within ``retry`` attempts). Cancel the future to give up before it is sent."""
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
-        send = _Send(address, message, future, retry)
+        send = _Send(address, outgoing, future, retry)
         self.submit(lambda: self._send_now(send))
         return future
 
@@ -399,7 +428,7 @@ class Amqp1Connection(MessagingHandler):
                 sender = self._container.create_sender(self._conn, target=send.address,
                                                        name=_link_name())
                 self._senders[send.address] = sender
-            delivery = sender.send(send.message)
+            delivery = sender.send(send.outgoing.message())
             assert isinstance(delivery, Delivery)
         except Exception as exc:  # e.g. a message proton cannot encode
             _set(send.future, exc=exc)
@@ -467,7 +496,8 @@ class Amqp1Connection(MessagingHandler):
         sub = self._by_link.pop(link.name, None)
         if sub is None or sub.key not in self._subs:
             return
-        sub.receiver = None
+        self._receivers.pop(sub.key, None)
+        self._forget_deliveries(link.name)
         sub.failed = reason
         LOG.error("%s: the broker detached the receiver of %s (%s); attaching it again",
                   self.name, sub.address, reason)
@@ -485,11 +515,11 @@ class Amqp1Connection(MessagingHandler):
         self.submit(add)
 
     def _attach(self, sub: Subscriber) -> None:
-        if sub.key not in self._subs or not self._connected or sub.receiver is not None:
+        if sub.key not in self._subs or not self._connected or sub.key in self._receivers:
             return
         receiver = self._container.create_receiver(self._conn, source=sub.address,
                                                    name=_link_name())
-        sub.receiver = receiver
+        self._receivers[sub.key] = receiver
         self._by_link[receiver.name] = sub
         if sub.active:
             receiver.flow(sub.credit)
@@ -498,7 +528,7 @@ class Amqp1Connection(MessagingHandler):
         """Give a receiver credit (consume) or stop topping it up (thread-safe)."""
         def apply() -> None:
             sub.active = active
-            receiver = sub.receiver
+            receiver = self._receivers.get(sub.key)
             if active and receiver is not None and receiver.state & Endpoint.LOCAL_ACTIVE:
                 missing = sub.credit - receiver.credit
                 if missing > 0:
@@ -509,9 +539,10 @@ class Amqp1Connection(MessagingHandler):
         """Detach the receiver for good (its unsettled deliveries go back to the queue)."""
         def remove() -> None:
             self._subs.pop(sub.key, None)
-            receiver, sub.receiver = sub.receiver, None
+            receiver = self._receivers.pop(sub.key, None)
             if receiver is not None:
                 self._by_link.pop(receiver.name, None)
+                self._forget_deliveries(receiver.name)
                 receiver.close()
         self.submit(remove)
 
@@ -524,7 +555,11 @@ class Amqp1Connection(MessagingHandler):
             delivery.update(Delivery.RELEASED)
             delivery.settle()
             return
-        incoming = Incoming(event.message, delivery, sub.address, self._generation)
+        body = event.message.body
+        if isinstance(body, memoryview | bytearray):
+            body = bytes(body)
+        incoming = Incoming(body, sub.address, self._generation, next(_ids))
+        self._unsettled[incoming.key] = delivery
         if sub.auto_accept:
             self._settle_now(incoming, Delivery.ACCEPTED)
         try:
@@ -541,9 +576,9 @@ class Amqp1Connection(MessagingHandler):
         return future
 
     def _settle_now(self, incoming: Incoming, outcome: int) -> bool:
-        if incoming.generation != self._generation or not self._connected:
+        delivery = self._unsettled.pop(incoming.key, None)
+        if delivery is None or incoming.generation != self._generation or not self._connected:
             return False
-        delivery = incoming.delivery
         link = delivery.link
         if not link.state & Endpoint.LOCAL_ACTIVE or delivery.settled:
             return False
@@ -555,6 +590,11 @@ class Amqp1Connection(MessagingHandler):
         if sub is not None and sub.active and link.credit < sub.credit:
             link.flow(1)
         return True
+
+    def _forget_deliveries(self, link_name: str) -> None:
+        """Drop the unsettled deliveries of a link that is gone (the broker has them)."""
+        for key in [k for k, d in self._unsettled.items() if d.link.name == link_name]:
+            del self._unsettled[key]
 
     # ---------------------------------------------------------------- closing
 

@@ -23,8 +23,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from proton import Message
-
 from legacy_rpc.messaging import wire
 from legacy_rpc.messaging._transport_url import TransportHost
 from legacy_rpc.messaging.drivers import base, common
@@ -33,6 +31,7 @@ from legacy_rpc.messaging.drivers.amqp1._connection import (
     Amqp1Connection,
     ConnectionPlan,
     Incoming,
+    Outgoing,
     Subscriber,
 )
 from legacy_rpc.messaging.drivers.amqp1._errors import (
@@ -115,13 +114,12 @@ class Amqp1Driver(base.BaseDriver):
     def _send(self, address: str, body: dict[str, Any], *, retry: int | None,
               deadline: float | None, ttl: float | None = None, durable: bool = True) -> None:
         """Send one body and wait until the broker settled it (within ``deadline``)."""
-        message = Message(body=wire.encode_body(body), inferred=True, durable=durable,
-                          content_type="application/json", content_encoding="utf-8")
         if ttl is not None:
             # The request expires in the broker when its caller stops waiting, not later.
             remaining_ttl = ttl if deadline is None else deadline - time.monotonic()
-            message.ttl = max(0.001, min(ttl, remaining_ttl))
-        future = self.send_connection().send(address, message, retry)
+            ttl = max(0.001, min(ttl, remaining_ttl))
+        outgoing = Outgoing(wire.encode_body(body), durable=durable, ttl=ttl)
+        future = self.send_connection().send(address, outgoing, retry)
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             future.result(remaining)
@@ -245,8 +243,8 @@ class Amqp1Driver(base.BaseDriver):
         """Send raw bytes as a foreign client would: ``exchange`` "" is a queue's name."""
         address = (f"/amq/queue/{routing_key}" if exchange == "" else
                    self.addresses.request(Target(exchange=exchange, topic=routing_key)))
-        message = Message(body=body, inferred=True, content_type="application/json")
-        self.send_connection().send(address, message).result(30)
+        outgoing = Outgoing(body, content_encoding=None)
+        self.send_connection().send(address, outgoing).result(30)
 
     def raw_collect(self, queue: str, routes: list[tuple[str, str]]) -> list[bytes]:
         """Collect the raw bodies of queue ``queue``; only routes to that queue's own name

@@ -39,9 +39,7 @@ SETTLE_TIMEOUT = 10.0  # longest wait for the I/O thread to settle a request bef
 
 def body_of(incoming: Incoming) -> bytes | str:
     """The body of a delivery: a data section (bytes) or a string value; else malformed."""
-    body: object = incoming.message.body
-    if isinstance(body, memoryview | bytearray):
-        body = bytes(body)
+    body = incoming.body
     if not isinstance(body, bytes | str):
         raise wire.MalformedMessage(f"the body section holds {type(body).__name__}, not "
                                     "data or a string")
@@ -160,7 +158,7 @@ class _Listener(base.PollStyleListener):
             parsed = common.parse_delivery(self.kind, body)
         except Exception as exc:
             self._conn.dispose(incoming, Delivery.REJECTED)
-            raw = incoming.message.body
+            raw = incoming.body
             common.log_rejected(incoming.address, exc, raw if isinstance(raw, bytes | str)
                                 else repr(raw)[:common.LOG_EXCERPT])
             return None
