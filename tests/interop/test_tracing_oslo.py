@@ -177,3 +177,92 @@ def test_an_oslo_messaging_call_continues_in_a_legacy_rpc_server(
     assert receive.parent.span_id == producer[0]["span_id"]
     assert receive.attributes is not None
     assert receive.attributes["messaging.system"] == "rabbitmq"
+
+
+class LegacyManager:
+    RPC_API_VERSION = "1.0"
+
+    def add(self, context: Any, a: int, b: int) -> int:
+        return a + b
+
+
+@pytest.fixture
+def legacy_on(shared_vhost: SharedVhost) -> Iterator[None]:
+    """The legacy API configured as a 2013 service would be (global CONF), traced."""
+    from legacy_rpc import rpc
+    from legacy_rpc.messaging import opts as core_opts
+
+    conf = cfg.CONF
+    core_opts.register_transport_opts(conf)
+    _tracing.register_opts(conf)
+    overrides = [("transport_url", shared_vhost.url, None),
+                 ("control_exchange", EXCHANGE, None),
+                 ("tracing_enabled", True, _tracing.GROUP)]
+    rpc.cleanup()
+    for name, value, group in overrides:
+        conf.set_override(name, value, group=group)
+    try:
+        yield
+    finally:
+        rpc.cleanup()
+        for name, _, group in overrides:
+            conf.clear_override(name, group=group)
+
+
+def test_an_oslo_messaging_call_continues_in_a_2013_style_legacy_service(
+        shared_vhost: SharedVhost, legacy_on: None) -> None:
+    from legacy_rpc import rpc
+    from legacy_rpc.rpc import dispatcher
+
+    EXPORTER.clear()
+    topic = f"trace-{uuid.uuid4().hex[:8]}"
+    conn = rpc.create_connection(new=True)
+    try:
+        conn.create_consumer(topic, dispatcher.RpcDispatcher([LegacyManager()]))
+        conn.consume_in_thread()
+        proc = subprocess.run([sys.executable, "-c", PEER, "client", shared_vhost.url,
+                               EXCHANGE, topic], capture_output=True, text=True, timeout=120,
+                              check=False)
+    finally:
+        conn.close()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines[0] == {"event": "result", "result": 5}
+    [producer] = [s for s in lines[1]["spans"] if s["name"] == f"{topic}.add"]
+    receive = ours("add receive")
+    assert receive.parent is not None and receive.context is not None
+    assert receive.context.trace_id == producer["trace_id"]
+    assert receive.parent.span_id == producer["span_id"]
+
+
+def test_a_legacy_rpc_call_continues_in_an_oslo_messaging_server_too(
+        shared_vhost: SharedVhost, legacy_on: None) -> None:
+    from legacy_rpc import rpc
+
+    EXPORTER.clear()
+    topic = f"trace-{uuid.uuid4().hex[:8]}"
+    peer = subprocess.Popen([sys.executable, "-c", PEER, "server", shared_vhost.url, EXCHANGE,
+                             topic], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        stream = events(peer)
+        assert next(stream)["event"] == "ready"
+        BrokerInspector.for_rabbitmqctl(vhost=shared_vhost.name).wait_queue(
+            topic, timeout=15, consumers=1)
+        assert rpc.call({}, topic, {"method": "add", "args": {"a": 20, "b": 22}},
+                        timeout=20) == 42
+        assert peer.stdin is not None
+        peer.stdin.write("quit\n")
+        peer.stdin.flush()
+        theirs = next(stream)["spans"]
+    finally:
+        try:
+            peer.wait(30)
+        except subprocess.TimeoutExpired:
+            peer.kill()
+            peer.wait(10)
+    producer = ours(f"{topic}.add")
+    [receive] = [s for s in theirs if s["name"] == "add receive"]
+    assert producer.context is not None
+    assert receive["trace_id"] == producer.context.trace_id
+    assert receive["parent"] == producer.context.span_id
