@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import uuid
 from typing import Any
@@ -61,7 +62,13 @@ def test_unknown_driver_is_a_clear_error(conf: cfg.ConfigOpts) -> None:
     assert "rabit" in text and "fake" in text and "hunter2" not in text
 
 
-def test_driver_from_an_extra_names_the_extra(conf: cfg.ConfigOpts) -> None:
+def test_driver_from_an_extra_names_the_extra(conf: cfg.ConfigOpts,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # pyzmq is installed here: make it look missing, as without the 'zmq' extra.
+    monkeypatch.setitem(sys.modules, "zmq", None)
+    for module in [m for m in sys.modules if m.startswith(
+            ("legacy_rpc.messaging.drivers.impl_zmq", "legacy_rpc.messaging.drivers.zmq"))]:
+        monkeypatch.delitem(sys.modules, module)
     with pytest.raises(messaging.DriverLoadFailure) as err:
         messaging.get_transport(conf, "zmq://")
     assert "legacy-rpc[zmq]" in str(err.value)
