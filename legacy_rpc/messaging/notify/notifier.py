@@ -21,16 +21,12 @@ from typing import Any
 from oslo_config import cfg
 
 from legacy_rpc.messaging import _mask, _utils, wire
+from legacy_rpc.messaging import transport as _transport
 from legacy_rpc.messaging.drivers import registry
 from legacy_rpc.messaging.drivers.registry import DriverLoadFailure
 from legacy_rpc.messaging.notify import _opts
 from legacy_rpc.messaging.serializer import NoOpSerializer, Serializer
-from legacy_rpc.messaging.transport import (
-    NotificationTransport,
-    Transport,
-    TransportURL,
-    _get_transport,
-)
+from legacy_rpc.messaging.transport import NotificationTransport, Transport, TransportURL
 
 _LOG = logging.getLogger(__name__)
 
@@ -74,8 +70,9 @@ def get_notification_transport(conf: cfg.ConfigOpts, url: str | TransportURL | N
     _opts.register_notifier_opts(conf)
     if url is None:
         url = conf[_opts.GROUP].transport_url
-    return _get_transport(conf, url, allowed_remote_exmods, aliases,
-                          transport_cls=NotificationTransport)
+    # looked up at call time: test suites patch transport._get_transport
+    return _transport._get_transport(conf, url, allowed_remote_exmods, aliases,
+                                     transport_cls=NotificationTransport)
 
 
 # --------------------------------------------------------------------------- drivers
