@@ -84,6 +84,12 @@ if [ "${LEGACY_RPC_FORCE_INSTALL:-0}" = 1 ] || [ ! -f "$STAMP" ] || [ "$(cat "$S
 else
     log "reusing $VENV (packaging unchanged; LEGACY_RPC_FORCE_INSTALL=1 to reinstall)"
 fi
+# oslo.messaging's own test suite, run by tests/interop/test_oslo_conformance.py, needs these.
+if ! "$VPY" -c 'import oslotest, testscenarios' 2>/dev/null; then
+    log "installing oslotest and testscenarios (for oslo.messaging's own tests)"
+    "$VPY" -m pip install 'oslotest>=5' 'testscenarios>=0.5' >>"$INSTALL_LOG" 2>&1 \
+        || die "pip install oslotest testscenarios failed (see $INSTALL_LOG)"
+fi
 
 # ------------------------------------------------------------------ brokers
 RABBIT_HOST=${LEGACY_RPC_RABBIT_HOST:-127.0.0.1}
