@@ -5,8 +5,9 @@
 #   tools/run_tests.sh [--no-lint] [PYTEST_ARGS...]
 #
 # Steps: pick a Python >= 3.10, create/reuse .venv in the repo, install the package
-# editable with the test, rabbit and amqp1 extras, make sure RabbitMQ is reachable (starting or
-# installing it when possible) with its management and AMQP 1.0 plugins enabled, then
+# editable with the test, rabbit, amqp1, zmq and interop extras, make sure RabbitMQ is
+# reachable (starting or installing it when possible) with its management and AMQP 1.0
+# plugins enabled and that Redis runs on 127.0.0.1:6379 (zmq matchmaker), then
 # run `ruff check .`, `mypy` and finally pytest, whose
 # summary line is the last thing printed. Exits non-zero if any step failed; pytest is
 # run even when lint failed. Pytest's "no tests collected" (exit 5) is a failure.
@@ -72,12 +73,12 @@ STAMP="$VENV/.legacy-rpc-install-stamp"
 INSTALL_LOG="$VENV/install.log"
 stamp_value=$(cat pyproject.toml setup.py 2>/dev/null | "$VPY" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 if [ "${LEGACY_RPC_FORCE_INSTALL:-0}" = 1 ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$stamp_value" ]; then
-    log "installing legacy-rpc (editable) with extras test,rabbit,amqp1,interop (log: $INSTALL_LOG)"
+    log "installing legacy-rpc (editable) with extras test,rabbit,amqp1,zmq,interop (log: $INSTALL_LOG)"
     rm -f "$STAMP"
     start=$SECONDS
-    if ! "$VPY" -m pip install -e '.[test,rabbit,amqp1,interop]' >"$INSTALL_LOG" 2>&1; then
+    if ! "$VPY" -m pip install -e '.[test,rabbit,amqp1,zmq,interop]' >"$INSTALL_LOG" 2>&1; then
         cat "$INSTALL_LOG" >&2
-        die "pip install -e '.[test,rabbit,amqp1,interop]' failed (output above, also in $INSTALL_LOG)"
+        die "pip install -e '.[test,rabbit,amqp1,zmq,interop]' failed (output above, also in $INSTALL_LOG)"
     fi
     printf '%s\n' "$stamp_value" >"$STAMP"
     log "installed in $((SECONDS - start))s"
@@ -178,6 +179,25 @@ else
     else
         warn "RabbitMQ is not reachable at $RABBIT_HOST:$RABBIT_PORT: broker tests will be skipped (LEGACY_RPC_REQUIRE_BROKERS=1 makes this an error)"
     fi
+fi
+
+# ------------------------------------------------------------------ Redis
+# The zmq driver's matchmaker (contract suite, tests/zmq) uses Redis on 127.0.0.1:6379.
+REDIS_PORT=6379
+if reachable 127.0.0.1 "$REDIS_PORT"; then
+    log "Redis reachable at 127.0.0.1:$REDIS_PORT"
+elif [ "${LEGACY_RPC_START_BROKERS:-1}" != 0 ] && command -v redis-server >/dev/null 2>&1; then
+    log "starting redis-server on 127.0.0.1:$REDIS_PORT"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize yes >"$VENV/redis-start.log" 2>&1 \
+        || warn "redis-server failed to start: $(tail -n 3 "$VENV/redis-start.log")"
+    wait_reachable 127.0.0.1 "$REDIS_PORT" 30 || true
+fi
+if ! reachable 127.0.0.1 "$REDIS_PORT"; then
+    if [ "${LEGACY_RPC_REQUIRE_BROKERS:-0}" = 1 ]; then
+        die "Redis is not reachable at 127.0.0.1:$REDIS_PORT and LEGACY_RPC_REQUIRE_BROKERS=1 (install redis-server)"
+    fi
+    warn "Redis is not reachable at 127.0.0.1:$REDIS_PORT: zmq tests will be skipped"
 fi
 
 # ------------------------------------------------------------------ broker plugins
