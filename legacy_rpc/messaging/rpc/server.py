@@ -147,12 +147,12 @@ def get_rpc_server(transport: Transport, target: Target, endpoints: Sequence[Any
     default) or ``'blocking'`` (dispatch in the listener thread). ``access_policy`` is a
     class; the default refuses methods whose names start with ``_``.
     """
-    endpoints = list(endpoints)
     if getattr(transport.conf, "rpc_ping_enabled", False):
         if any(hasattr(e, "oslo_rpc_server_ping") for e in endpoints):
             LOG.warning("An endpoint already defines oslo_rpc_server_ping; not adding the "
                         "ping endpoint")
         else:
-            endpoints.append(PingEndpoint())
+            endpoints = [*endpoints, PingEndpoint()]  # a copy: the caller's list stays as is
+    # otherwise the dispatcher keeps the caller's list itself, as oslo.messaging's does
     dispatcher = RPCDispatcher(endpoints, serializer, access_policy or DefaultRPCAccessPolicy)
     return server_cls(transport, target, dispatcher, executor)
