@@ -94,7 +94,6 @@ class _QueueListener(base.PollStyleListener):
         self._cancelled = False
         self._closed = False
         self._delete_on_cleanup = delete_on_cleanup
-        self._durable = frozenset(q.name for q in queues if q.durable)
         self._dedup = common.DuplicateFilter()
         self._health = common.ConsumerHealth(
             f"Consumer of {', '.join(q.name for q in queues)}",
@@ -208,10 +207,12 @@ class RpcListener(_QueueListener):
                 parsed: wire.Request | wire.Notification) -> base.IncomingMessage | None:
         assert isinstance(parsed, wire.Request)
         # Before dispatch: at most once, as oslo.messaging. An ack that certainly did not
-        # reach the broker leaves the request in a queue that survives (durable, quorum):
-        # it is delivered again, maybe to another server, so running it here would run it
-        # twice. A transient queue may be gone (broker restart): there it still runs.
-        if not self._conn.ack(delivery) and delivery.queue in self._durable:
+        # reach the broker (the connection was lost after the delivery was read) leaves the
+        # request in its queue: the broker delivers it again, maybe to another server, so
+        # running it here too would run it twice. Only a queue the broker lost with it (a
+        # transient queue at a broker restart) does not give it back: then it is lost with
+        # the rest of that queue, as at-most-once allows.
+        if not self._conn.ack(delivery):
             LOG.info("Not dispatching request %s from queue %s: it was not acknowledged, "
                      "so the broker delivers it again", parsed.unique_id, delivery.queue)
             return None
