@@ -78,6 +78,12 @@ DEADLINE_GRACE = 1.0
 #: A lost message confirmed at most this long before a broker stop began is "at stop".
 AT_STOP_WINDOW = 2.0
 
+AT_FAULT_WINDOW = 0.5
+"""A message executed twice whose first execution came at most this long before a fault
+(or while it happened) is counted "at a fault": the broker discards an acknowledgement that
+crosses its closing of the connection and hands the message to another server, a race
+no consumer can see (oslo.messaging has it too)."""
+
 
 # ------------------------------------------------------------------ configuration
 
@@ -197,6 +203,8 @@ class ScenarioResult:
     queues: list[QueueState] = field(default_factory=list)
     lost: list[LostMessage] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    duplicated_at_fault: int = 0
+    """Duplicates (casts, notifications, calls) first executed at a fault (AT_FAULT_WINDOW)."""
     error_samples: list[str] = field(default_factory=list)
     stop_windows: list[dict[str, Any]] = field(default_factory=list)
     warnings: dict[str, int] = field(default_factory=dict)
@@ -791,6 +799,10 @@ class Scenario:
                      + f".{int(wall * 1000) % 1000:03d}", "by": by}
                     for mono, wall, by in runs]}
                 for (kind, seq), runs in sorted(rec.where.items()) if len(runs) > 1][:20]
+            result.duplicated_at_fault = sum(
+                1 for runs in rec.where.values() if len(runs) > 1
+                and any(f.began - AT_FAULT_WINDOW <= min(runs)[0] - since
+                        <= f.down_at + AT_FAULT_WINDOW for f in faults))
             result.stop_windows = [self._stop_window(f, load.casts_confirmed, rec.casts,
                                                      load.notes_confirmed, rec.notes, since)
                                    for f in stops]
@@ -899,6 +911,7 @@ _ROWS: list[tuple[str, str]] = [
     ("calls PAST DEADLINE (> timeout+1s)", "calls_past_deadline"),
     ("call errors", "call_errors"),
     ("calls executed twice", "calls_executed_twice"),
+    ("duplicates first executed at a fault", "duplicated_at_fault"),
     ("slowest call (s)", "slowest_call"),
     ("longest pause, casts executed (s)", "pause_casts"),
     ("longest pause, notifications (s)", "pause_notes"),

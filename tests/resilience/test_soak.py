@@ -72,8 +72,12 @@ def test_short_soak(scenario: str, rabbitmq_tools: RabbitMQTools) -> None:
     else:
         assert result.casts_lost == 0 and result.notes_lost == 0, \
             f"confirmed but lost\n{table}"
-    assert result.casts_duplicated == 0 and result.notes_duplicated == 0, \
-        f"executed more than once\n{table}"
+    # The one duplicate no consumer can prevent (oslo.messaging neither): an ack that
+    # crosses the broker's closing of the connection is discarded, and the message goes to
+    # another server. It can only happen at a fault; any other duplicate fails.
+    duplicated = (result.casts_duplicated + result.notes_duplicated
+                  + result.calls_executed_twice)
+    assert duplicated == result.duplicated_at_fault, f"executed more than once\n{table}"
     assert result.calls_past_deadline == 0, f"calls past their deadline\n{table}"
     assert not result.stuck_threads, f"load threads stuck\n{table}"
     assert result.broker_settled and result.broker_unacked == 0, \
