@@ -94,7 +94,7 @@ class RabbitDriver(base.BaseDriver):
                 interval, [(self._pool.idle_connections, True),
                            (self._reply_connections, True),
                            (self._listener_connections, False)],
-                self._pool.expire_idle, urgent=self._pool.has_unsettled)
+                self._pool.expire_idle)
             self._heartbeat.start()
 
     # ----------------------------------------------------------------- connections
@@ -302,14 +302,12 @@ class RabbitDriver(base.BaseDriver):
         return reply_q, None
 
     def _publish_reply_once(self, address: str, exchange: Exchange | None, data: bytes,
-                            deadline: float,
-                            on_failure: Callable[[str], None] | None = None) -> None:
-        """One attempt to publish a reply; ``MessageUndeliverable`` if its queue is gone
-        (or, with ``on_failure``, that called later: see ``BrokerConnection.publish``)."""
+                            deadline: float) -> None:
+        """One attempt to publish a reply; ``MessageUndeliverable`` if its queue is gone."""
         conn = self._pool.get(deadline)
         try:
             conn.publish(exchange, address, data, mandatory=exchange is None,
-                         deadline=deadline, on_failure=on_failure)
+                         deadline=deadline)
         finally:
             self._pool.put(conn)
 
@@ -321,9 +319,6 @@ class RabbitDriver(base.BaseDriver):
         such a reply is handed to the retrier thread, which tries again for
         ``kombu_missing_consumer_retry_timeout`` seconds off the dispatch path (so replies
         to vanished callers cannot pin the server's workers); heartbeats are not retried.
-        The worker does not wait for the confirm: the broker's answer is read by the next
-        publish on the connection or by the heartbeat thread (within ``SETTLE_TICK``), and
-        a returned or refused reply then goes to the retrier.
         """
         address, exchange = self._reply_address(reply_q, msg_id)
         if self._retrier.is_obsolete(address):
@@ -331,16 +326,8 @@ class RabbitDriver(base.BaseDriver):
             return
         data = wire.encode_body(body)
         timeout = self.options.kombu_missing_consumer_retry_timeout
-        on_failure: Callable[[str], None] | None = None
-        if self._heartbeat is not None:  # it reads confirms nobody else reads
-            def on_failure(kind: str) -> None:
-                if wait_for_queue:
-                    self._retrier.add(address, exchange, data, msg_id)
         try:
-            self._publish_reply_once(address, exchange, data, time.monotonic() + timeout,
-                                     on_failure)
-            if self._heartbeat is not None:
-                self._heartbeat.nudge()
+            self._publish_reply_once(address, exchange, data, time.monotonic() + timeout)
         except MessageUndeliverable:
             if wait_for_queue:
                 self._retrier.add(address, exchange, data, msg_id)

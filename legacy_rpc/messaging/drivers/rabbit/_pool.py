@@ -21,9 +21,6 @@ from legacy_rpc.messaging.drivers.rabbit._connection import BrokerConnection, De
 
 LOG = logging.getLogger(__name__)
 
-SETTLE_TICK = 0.05
-"""How soon an unread publisher confirm on an idle connection is read by the thread."""
-
 __all__ = ["ConnectionPool", "HeartbeatThread"]
 
 
@@ -79,11 +76,6 @@ class ConnectionPool:
             self._idle.remove(conn)
             return True
 
-    def has_unsettled(self) -> bool:
-        """Whether an idle connection holds a publish whose confirm is still unread."""
-        with self._cond:
-            return any(conn.unsettled for conn in self._idle)
-
     def idle_connections(self) -> list[BrokerConnection]:
         with self._cond:
             return list(self._idle)
@@ -114,16 +106,9 @@ class HeartbeatThread:
 
     def __init__(self, interval: float,
                  sources: list[tuple[Callable[[], list[BrokerConnection]], bool]],
-                 housekeeping: Callable[[], None] | None = None,
-                 urgent: Callable[[], bool] | None = None) -> None:
+                 housekeeping: Callable[[], None] | None = None) -> None:
         """``sources``: (function listing connections, whether this thread may read them);
-        listener connections are only peeked at, never read (see ``heartbeat_check``).
-        ``urgent()``: True while an idle connection holds an unread publisher confirm;
-        the thread then ticks every ``SETTLE_TICK`` so that a returned reply is retried
-        soon even when nothing else is published."""
-        self._urgent = urgent
-        self._wake = threading.Event()
-        self._resting = False  # in a long wait, which nudge() cuts short
+        listener connections are only peeked at, never read (see ``heartbeat_check``)."""
         self._interval = interval
         self._sources = sources
         self._housekeeping = housekeeping
@@ -135,15 +120,7 @@ class HeartbeatThread:
         self._thread.start()
 
     def _run(self) -> None:
-        while True:
-            self._resting = True  # before looking, so that no nudge falls in between
-            wait = self._next_wait()
-            self._resting = wait >= self._interval
-            self._wake.wait(wait)
-            self._resting = False
-            self._wake.clear()
-            if self._stop.is_set():
-                return
+        while not self._stop.wait(self._interval):
             try:
                 for source, read in self._sources:
                     for conn in source():
@@ -153,19 +130,7 @@ class HeartbeatThread:
             except Exception:
                 LOG.exception("Heartbeat thread error; continuing")
 
-    def _next_wait(self) -> float:
-        if self._urgent is not None and self._urgent():
-            return min(SETTLE_TICK, self._interval)
-        return self._interval
-
-    def nudge(self) -> None:
-        """A confirm was left unread on an idle connection: tick soon, not at the next
-        heartbeat (cheap when the thread already ticks often)."""
-        if self._resting:
-            self._wake.set()
-
     def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(5)
