@@ -5,6 +5,7 @@ OpenTelemetry SDK and an in-memory exporter, and prints its spans."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -97,6 +98,46 @@ def events(proc: subprocess.Popen[str]) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
+@contextlib.contextmanager
+def oslo_server(vhost: SharedVhost, topic: str) -> Iterator[list[dict[str, Any]]]:
+    """An oslo.messaging RPC server process on ``topic``, ready when entered; the list
+    yielded is filled with its spans once the block ends and the process has stopped."""
+    spans: list[dict[str, Any]] = []
+    peer = subprocess.Popen([sys.executable, "-c", PEER, "server", vhost.url, EXCHANGE,
+                             topic], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        stream = events(peer)
+        assert next(stream)["event"] == "ready"
+        BrokerInspector.for_rabbitmqctl(vhost=vhost.name).wait_queue(
+            topic, timeout=15, consumers=1)
+        yield spans
+        assert peer.stdin is not None
+        peer.stdin.write("quit\n")
+        peer.stdin.flush()
+        spans.extend(next(stream)["spans"])
+    finally:
+        try:
+            peer.wait(30)
+        except subprocess.TimeoutExpired:
+            peer.kill()
+            peer.wait(10)
+
+
+def oslo_client_call(vhost: SharedVhost, topic: str) -> dict[str, Any]:
+    """Run an oslo.messaging client process calling ``add(a=2, b=3)`` on ``topic``; return
+    its producer span after checking the result."""
+    proc = subprocess.run([sys.executable, "-c", PEER, "client", vhost.url, EXCHANGE, topic],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines[0] == {"event": "result", "result": 5}
+    producer = [s for s in lines[1]["spans"] if s["name"] == f"{topic}.add"]
+    assert len(producer) == 1 and producer[0]["kind"] == "PRODUCER"
+    span: dict[str, Any] = producer[0]
+    return span
+
+
 def ours(name: str) -> ReadableSpan:
     found = wait_for(lambda: [s for s in EXPORTER.get_finished_spans() if s.name == name],
                      timeout=10, message=f"no span {name!r}")
@@ -108,14 +149,7 @@ def test_a_legacy_rpc_call_continues_in_an_oslo_messaging_server(
         shared_vhost: SharedVhost) -> None:
     EXPORTER.clear()
     topic = f"trace-{uuid.uuid4().hex[:8]}"
-    peer = subprocess.Popen([sys.executable, "-c", PEER, "server", shared_vhost.url, EXCHANGE,
-                             topic], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
-    try:
-        stream = events(peer)
-        assert next(stream)["event"] == "ready"
-        BrokerInspector.for_rabbitmqctl(vhost=shared_vhost.name).wait_queue(
-            topic, timeout=15, consumers=1)
+    with oslo_server(shared_vhost, topic) as theirs:
         transport = messaging.get_rpc_transport(traced_conf(), shared_vhost.url)
         try:
             client = messaging.get_rpc_client(
@@ -123,16 +157,6 @@ def test_a_legacy_rpc_call_continues_in_an_oslo_messaging_server(
             assert client.call({}, "add", a=1, b=2) == 3
         finally:
             transport.cleanup()
-        assert peer.stdin is not None
-        peer.stdin.write("quit\n")
-        peer.stdin.flush()
-        theirs = next(stream)["spans"]
-    finally:
-        try:
-            peer.wait(30)
-        except subprocess.TimeoutExpired:
-            peer.kill()
-            peer.wait(10)
     producer = ours(f"{topic}.add")
     assert producer.attributes is not None
     assert producer.attributes["messaging.system"] == "rabbitmq"
@@ -159,22 +183,15 @@ def test_an_oslo_messaging_call_continues_in_a_legacy_rpc_server(
         [Endpoint()])
     server.start()
     try:
-        proc = subprocess.run([sys.executable, "-c", PEER, "client", shared_vhost.url,
-                               EXCHANGE, topic], capture_output=True, text=True, timeout=120,
-                              check=False)
+        producer = oslo_client_call(shared_vhost, topic)
     finally:
         server.stop()
         server.wait()
         transport.cleanup()
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines[0] == {"event": "result", "result": 5}
-    producer = [s for s in lines[1]["spans"] if s["name"] == f"{topic}.add"]
-    assert len(producer) == 1 and producer[0]["kind"] == "PRODUCER"
     receive = ours("add receive")
     assert receive.parent is not None and receive.context is not None
-    assert receive.context.trace_id == producer[0]["trace_id"]
-    assert receive.parent.span_id == producer[0]["span_id"]
+    assert receive.context.trace_id == producer["trace_id"]
+    assert receive.parent.span_id == producer["span_id"]
     assert receive.attributes is not None
     assert receive.attributes["messaging.system"] == "rabbitmq"
 
@@ -220,15 +237,9 @@ def test_an_oslo_messaging_call_continues_in_a_2013_style_legacy_service(
     try:
         conn.create_consumer(topic, dispatcher.RpcDispatcher([LegacyManager()]))
         conn.consume_in_thread()
-        proc = subprocess.run([sys.executable, "-c", PEER, "client", shared_vhost.url,
-                               EXCHANGE, topic], capture_output=True, text=True, timeout=120,
-                              check=False)
+        producer = oslo_client_call(shared_vhost, topic)
     finally:
         conn.close()
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines[0] == {"event": "result", "result": 5}
-    [producer] = [s for s in lines[1]["spans"] if s["name"] == f"{topic}.add"]
     receive = ours("add receive")
     assert receive.parent is not None and receive.context is not None
     assert receive.context.trace_id == producer["trace_id"]
@@ -241,26 +252,9 @@ def test_a_legacy_rpc_call_continues_in_an_oslo_messaging_server_too(
 
     EXPORTER.clear()
     topic = f"trace-{uuid.uuid4().hex[:8]}"
-    peer = subprocess.Popen([sys.executable, "-c", PEER, "server", shared_vhost.url, EXCHANGE,
-                             topic], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
-    try:
-        stream = events(peer)
-        assert next(stream)["event"] == "ready"
-        BrokerInspector.for_rabbitmqctl(vhost=shared_vhost.name).wait_queue(
-            topic, timeout=15, consumers=1)
+    with oslo_server(shared_vhost, topic) as theirs:
         assert rpc.call({}, topic, {"method": "add", "args": {"a": 20, "b": 22}},
                         timeout=20) == 42
-        assert peer.stdin is not None
-        peer.stdin.write("quit\n")
-        peer.stdin.flush()
-        theirs = next(stream)["spans"]
-    finally:
-        try:
-            peer.wait(30)
-        except subprocess.TimeoutExpired:
-            peer.kill()
-            peer.wait(10)
     producer = ours(f"{topic}.add")
     [receive] = [s for s in theirs if s["name"] == "add receive"]
     assert producer.context is not None
