@@ -229,10 +229,9 @@ def test_a_conflicting_redeclaration_backs_off_and_recovers(
         conn = amqp.Connection(**amqp_params(vhost.url))
         conn.connect()
         try:
-            channel = _replace_queue_by_a_durable_one(conn, "conflict")
             listener: Any = server.listener
-            wait_for(lambda: listener.poll_style_listener.degraded, timeout=10,
-                     message="the listener never reported itself degraded")
+            channel = _make_the_listener_conflict(
+                conn, "conflict", lambda: listener.poll_style_listener.degraded)
             ends = time.monotonic() + 3
             wait_for(lambda: time.monotonic() >= ends, timeout=5)  # observe 3 s of failing
             errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -244,6 +243,29 @@ def test_a_conflicting_redeclaration_backs_off_and_recovers(
                  message="the listener did not recover")
         assert client.call({}, "echo", value=2) == 2
         settled(inspector, "conflict", "conflict.s1")
+
+
+def _make_the_listener_conflict(conn: amqp.Connection, name: str,
+                                degraded: Callable[[], object]) -> Any:
+    """Replace queue ``name`` by a durable one until its listener reports itself degraded.
+
+    The listener re-declares its queue (declare, bind, consume) as soon as the broker
+    cancels its consumer. When our delete and declare fall between its declare and its
+    consume, it consumes from our durable queue without any conflict; then replace it
+    again (which cancels that consumer)."""
+    for _ in range(10):
+        channel = _replace_queue_by_a_durable_one(conn, name)
+
+        def outcome(channel: Any = channel) -> str | None:
+            if degraded():
+                return "degraded"
+            consumers: int = channel.queue_declare(name, passive=True)[2]
+            return "consuming" if consumers else None
+
+        if wait_for(outcome, timeout=10, message="the listener never reported itself "
+                    "degraded nor consumed from the replaced queue") == "degraded":
+            return channel
+    raise AssertionError(f"the listener kept consuming from the replaced queue {name}")
 
 
 def _replace_queue_by_a_durable_one(conn: amqp.Connection, name: str) -> Any:
