@@ -90,7 +90,7 @@ class ZmqDriver(base.BaseDriver):
         self._auth: Any = None
         if options.curve:
             self._start_authenticator()
-        self._waiters = common.ReplyWaiters()
+        self._waiters = common.ReplyWaiters(reader=self._read_replies)
         self._reply_q = f"reply_{wire.new_id()}"  # names the caller in requests only
         self._lock = threading.Lock()
         self._sender: Sender | None = None
@@ -150,6 +150,11 @@ class ZmqDriver(base.BaseDriver):
                                       pending_ttl=self.options.pending_ttl,
                                       reply_hook=self._raw_reply)
             return self._sender
+
+    def _read_replies(self, timeout: float, deadline: float | None) -> None:
+        sender = self._sender
+        if sender is not None:
+            sender.read_replies(timeout)
 
     def _key(self, target: Target) -> str:
         if not target.topic:

@@ -4,10 +4,13 @@ Each listener binds its own socket (no receiver process beside the service) on
 ``rpc_zmq_bind_address`` and registers ``<address> <queue>`` under the matchmaker key of
 each subscription when it is created (what is sent from then on waits in its inbox until it
 starts, as in a broker's queue); it unregisters when it stops, and gives what still reaches
-it back to the sender. Its I/O thread reads the socket into a bounded inbox
-(``rpc_zmq_topic_backlog``; beyond it messages are dropped and logged) and sends the replies
-the dispatching threads hand over. Malformed frames and bodies are dropped and logged
-masked; duplicates of a request are dropped.
+it back to the sender. The thread that polls it reads the socket itself (an
+:class:`~._loop.IOLoop` driven by whichever thread needs it) into a bounded inbox
+(``rpc_zmq_topic_backlog``): while the inbox is full it stops reading, so that further
+messages wait in the socket and then in their senders (ZeroMQ's high-water marks) instead of
+being dropped. Replies are sent by the dispatching thread when nobody else drives the socket,
+else by the thread that does. Malformed frames and bodies are dropped and logged masked;
+duplicates of a request are dropped.
 """
 
 from __future__ import annotations
@@ -40,9 +43,11 @@ DRAIN_GRACE = 2.0
 """How long a cleaned-up listener's socket still gives messages back to their senders
 (longer than a sender's lookup cache)."""
 DEFAULT_BACKLOG = 10000
+"""The inbox bound when ``rpc_zmq_topic_backlog`` is not set."""
 MAX_INBOX_BYTES = 256 * 1024 * 1024
 """The most bytes of bodies an inbox holds, whatever the number of messages."""
-"""The inbox bound when ``rpc_zmq_topic_backlog`` is not set."""
+DRIVE_SLICE = 1.0
+"""Longest single read of the socket by a polling thread (then it looks at its state)."""
 
 
 def subscription_key(sub: base.Subscription, default_exchange: str) -> tuple[str, str]:
@@ -89,6 +94,7 @@ class ZmqListener(base.PollStyleListener):
         self._stopped = False
         self._closed = False
         self._dropped = 0
+        self._paused = False
         self._inbox_bytes = 0
         self._dedup = common.DuplicateFilter()
         self._loop = IOLoop(driver.context, f"legacy-rpc-zmq-{kind}")
@@ -158,6 +164,7 @@ class ZmqListener(base.PollStyleListener):
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
+        self._loop.call(lambda: None)  # wakes a poll() driving the loop
 
     def cleanup(self) -> None:
         """Unregister and close the socket; messages not yet polled go back to their
@@ -189,12 +196,19 @@ class ZmqListener(base.PollStyleListener):
     # ------------------------------------------------------------------ I/O thread
 
     def _on_readable(self, socket: Any, _mask: int) -> None:
-        received = []
-        for _ in range(1000):  # bounded per turn
-            try:
-                received.append(socket.recv_multipart(zmq.NOBLOCK))
-            except zmq.Again:
+        room = 1000  # bounded per turn
+        if self._collect is None:
+            with self._cond:
+                room = min(room, self._limit - len(self._inbox))
+                if room <= 0 and self._registered:
+                    self._pause_locked()
+                    return
+        received: list[list[bytes]] = []
+        while len(received) < max(room, 1):
+            frames = _frames.receive(socket)
+            if frames is None:
                 break
+            received.append(frames)
         accepted: list[tuple[bytes, _frames.Frames]] = []
         for frames in received:
             identity, rest = frames[0], frames[1:]
@@ -219,8 +233,7 @@ class ZmqListener(base.PollStyleListener):
                 return
             for item in accepted:
                 size = len(item[1].body)
-                if (len(self._inbox) >= self._limit or
-                        self._inbox_bytes + size > MAX_INBOX_BYTES):
+                if self._inbox_bytes + size > MAX_INBOX_BYTES:
                     self._dropped += 1
                     if self._dropped == 1 or self._dropped % 1000 == 0:
                         LOG.error("The inbox of %s is full (%d messages, %d bytes); dropped "
@@ -229,15 +242,32 @@ class ZmqListener(base.PollStyleListener):
                     continue
                 self._inbox.append(item)
                 self._inbox_bytes += size
+            if len(self._inbox) >= self._limit:
+                self._pause_locked()
             self._cond.notify()
+
+    def _pause_locked(self) -> None:
+        """(Driving thread, under _cond) stop reading while the inbox is full: what comes
+        meanwhile waits in the socket, then in the senders (ZeroMQ's high-water marks),
+        instead of being dropped here."""
+        if not self._paused:
+            self._paused = True
+            self._loop.modify(self._socket, 0)
+
+    def _resume(self) -> None:
+        """(Driving thread) read again."""
+        with self._cond:
+            if not self._paused or self._closed:
+                return
+            self._paused = False
+        self._loop.modify(self._socket, zmq.POLLIN)
 
     def _bounce(self, items: list[tuple[bytes, _frames.Frames]]) -> None:
         """Give messages back to their senders (loop thread)."""
         for identity, parsed in items:
             try:
-                self._socket.send_multipart(
-                    [identity, *_frames.build(_frames.BOUNCE, parsed.key, parsed.queue,
-                                              parsed.body)], zmq.NOBLOCK)
+                _frames.send(self._socket, [identity, *_frames.build(
+                    _frames.BOUNCE, parsed.key, parsed.queue, parsed.body)])
             except zmq.ZMQError as exc:
                 LOG.warning("Could not give a message back from %s: %s", self.address, exc)
 
@@ -254,8 +284,8 @@ class ZmqListener(base.PollStyleListener):
         """Send a reply to the peer ``identity`` (any thread)."""
         def send() -> None:
             try:
-                self._socket.send_multipart(
-                    [identity, *_frames.build(_frames.REPLY, "", "", body)], zmq.NOBLOCK)
+                _frames.send(self._socket,
+                             [identity, *_frames.build(_frames.REPLY, "", "", body)])
             except zmq.ZMQError as exc:  # the caller is gone, or is not reading
                 LOG.warning("Could not send a reply from %s: %s", self.address, exc)
         self._loop.call(send)
@@ -279,25 +309,33 @@ class ZmqListener(base.PollStyleListener):
 
     def poll(self, timeout: float | None = None, batch_size: int = 1,
              batch_timeout: float | None = None) -> list[base.IncomingMessage]:
+        """Take messages from the inbox; while it is empty, read the socket in this thread
+        (no hand-over from an I/O thread on the way)."""
         deadline = time.monotonic() + timeout if timeout is not None else None
         batch: list[base.IncomingMessage] = []
         batch_deadline: float | None = None
-        with self._cond:
-            while len(batch) < batch_size:
-                if self._inbox:
-                    identity, frames = self._inbox.popleft()
-                    self._inbox_bytes -= len(frames.body)
-                    incoming = self._to_incoming(identity, frames)
-                    if incoming is not None:
-                        batch.append(incoming)
-                        if batch_deadline is None and batch_timeout is not None:
-                            batch_deadline = time.monotonic() + batch_timeout
-                    continue
-                if self._stopped or (batch and batch_timeout is None):
-                    break
-                due = [d for d in (deadline, batch_deadline) if d is not None]
-                remaining = min(due) - time.monotonic() if due else None
-                if remaining is not None and remaining <= 0:
-                    break
-                self._cond.wait(remaining)
+        while len(batch) < batch_size:
+            resume = False
+            with self._cond:
+                item = self._inbox.popleft() if self._inbox else None
+                if item is not None:
+                    self._inbox_bytes -= len(item[1].body)
+                    resume = self._paused and len(self._inbox) <= self._limit // 2
+                stopped, closed = self._stopped, self._closed
+            if item is not None:
+                if resume:
+                    self._loop.call(self._resume)
+                incoming = self._to_incoming(*item)
+                if incoming is not None:
+                    batch.append(incoming)
+                    if batch_deadline is None and batch_timeout is not None:
+                        batch_deadline = time.monotonic() + batch_timeout
+                continue
+            if stopped or closed or (batch and batch_timeout is None):
+                break
+            due = [d for d in (deadline, batch_deadline) if d is not None]
+            remaining = min(due) - time.monotonic() if due else None
+            if remaining is not None and remaining <= 0:
+                break
+            self._loop.drive(DRIVE_SLICE if remaining is None else min(remaining, DRIVE_SLICE))
         return batch

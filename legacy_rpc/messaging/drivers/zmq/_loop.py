@@ -1,12 +1,17 @@
-"""``IOLoop``: one thread that owns a group of zmq sockets and polls them.
+"""``IOLoop``: a group of zmq sockets that one thread at a time drives.
 
-ZeroMQ sockets are not thread-safe, so only the loop's thread touches them; other threads
-hand work over with :meth:`IOLoop.call`, which queues a function and wakes the poller
-through an inproc socket (no polling by sleeping: the poller waits for its sockets, the
-wake-up socket or the next timer).
+ZeroMQ sockets are not thread-safe, so only the thread holding the loop's *drive* lock
+touches them. Rather than handing every send and every received reply across threads (a
+thread wake-up each, about 50 us), the threads that need the sockets drive the loop
+themselves: a caller waiting for its reply polls the sockets in its own thread
+(:meth:`IOLoop.drive`), a sender whose message can go at once sends it in its own thread
+(:meth:`IOLoop.call`). The loop's own thread only drives when nobody else has for
+:data:`IDLE_AFTER` seconds (timers, late replies, flushing backlogs), and steps aside as soon
+as another thread asks. Work handed over while another thread drives is queued and that
+thread is woken through an eventfd (or pipe) in its poll set: no polling by sleeping.
 
-In a process that eventlet has monkey-patched, the loop's "thread" is a green thread: it
-must not block in ``zmq_poll``, so it waits on the sockets' file descriptors with eventlet's
+In a process that eventlet has monkey-patched, the threads are green threads: they must not
+block in ``zmq_poll``, so the loop waits on the sockets' file descriptors with eventlet's
 green ``select`` instead (ZeroMQ signals every socket event on them) and then takes what is
 ready with a non-blocking poll.
 """
@@ -14,13 +19,14 @@ ready with a non-blocking poll.
 from __future__ import annotations
 
 import collections
+import contextlib
 import heapq
 import itertools
 import logging
+import os
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +37,10 @@ LOG = logging.getLogger(__name__)
 __all__ = ["IOLoop"]
 
 Handler = Callable[[Any, int], None]
+
+IDLE_AFTER = 0.02
+"""How long the loop's own thread leaves the sockets to other threads after they last
+drove it (a sequential caller drives it again within microseconds)."""
 
 
 def _green_select() -> Callable[..., Any] | None:
@@ -50,8 +60,46 @@ def _green_select() -> Callable[..., Any] | None:
     return None
 
 
+class _Waker:
+    """A file descriptor that polls readable after :meth:`wake` until :meth:`clear`."""
+
+    def __init__(self) -> None:
+        eventfd = getattr(os, "eventfd", None)
+        if eventfd is not None:
+            self.fd = eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self._write_fd = self.fd
+        else:  # pragma: no cover - not Linux
+            self.fd, self._write_fd = os.pipe()
+            os.set_blocking(self.fd, False)
+            os.set_blocking(self._write_fd, False)
+        self._pending = False
+        self._lock = threading.Lock()
+
+    def wake(self) -> None:
+        with self._lock:
+            if self._pending:
+                return
+            self._pending = True
+        with contextlib.suppress(BlockingIOError):  # already readable
+            os.write(self._write_fd, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+    def clear(self) -> None:
+        """Consume the wake-up (a wake racing with this is seen by the caller's next look
+        at its queue, which comes after)."""
+        with contextlib.suppress(BlockingIOError):
+            os.read(self.fd, 4096)
+        with self._lock:
+            self._pending = False
+
+    def close(self) -> None:
+        os.close(self.fd)
+        if self._write_fd != self.fd:  # pragma: no cover - not Linux
+            os.close(self._write_fd)
+
+
 class IOLoop:
-    """A poller thread with thread-safe hand-over (:meth:`call`) and timers (:meth:`later`)."""
+    """Sockets driven by one thread at a time, with thread-safe hand-over (:meth:`call`),
+    timers (:meth:`later`) and a thread of its own for when nobody else drives."""
 
     def __init__(self, context: zmq.Context[Any], name: str) -> None:
         self.context = context
@@ -59,16 +107,16 @@ class IOLoop:
         self._poller = zmq.Poller()
         self._handlers: dict[Any, Handler] = {}
         self._commands: collections.deque[Callable[[], None]] = collections.deque()
-        self._lock = threading.Lock()
-        self._wake_pending = False
+        self._lock = threading.Lock()        # guards _commands and _wanting
+        self._drive = threading.Lock()       # held by the thread that uses the sockets
+        self._driver: threading.Thread | None = None
+        self._wanting = 0                    # threads waiting for the drive lock
+        self._last_driven = 0.0              # when another thread last let go of it
+        self._idle = threading.Event()       # set: the loop thread may want to drive
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
-        address = f"inproc://legacy-rpc-wake-{uuid.uuid4().hex}"
-        self._wake_in = context.socket(zmq.PULL)
-        self._wake_in.bind(address)
-        self._wake_out = context.socket(zmq.PUSH)
-        self._wake_out.connect(address)
-        self._poller.register(self._wake_in, zmq.POLLIN)
+        self._waker = _Waker()
+        self._poller.register(self._waker.fd, zmq.POLLIN)
         self._green_select = _green_select()
         self._running = True
         self._closed = threading.Event()
@@ -78,26 +126,59 @@ class IOLoop:
     # ------------------------------------------------------------------ any thread
 
     def call(self, func: Callable[[], None]) -> None:
-        """Run ``func`` on the loop's thread soon (in order of calls)."""
+        """Run ``func`` with the sockets, in order of calls: at once in this thread when
+        nobody drives the loop, else soon in the thread that does."""
         with self._lock:
             if not self._running:
                 return
             self._commands.append(func)
-            if self._wake_pending:
-                return
-            self._wake_pending = True
-            self._wake_out.send(b"", zmq.NOBLOCK)
+        if self._drive.acquire(blocking=False):
+            self._driver = threading.current_thread()
+            try:
+                if self._running:
+                    self._run_commands()
+            finally:
+                self._let_go()
+        else:
+            self._waker.wake()
+            self._idle.set()  # the loop thread, if idle, takes them when the driver lets go
+
+    def drive(self, timeout: float | None) -> None:
+        """Drive the loop in this thread for one turn, waiting up to ``timeout`` seconds
+        for socket events (None: until one comes); takes over from the thread driving."""
+        if not self._running:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._drive.acquire(blocking=False):
+            with self._lock:
+                self._wanting += 1
+            self._waker.wake()
+            try:
+                if not self._drive.acquire(timeout=-1 if timeout is None else timeout):
+                    return
+            finally:
+                with self._lock:
+                    self._wanting -= 1
+        self._driver = threading.current_thread()
+        try:
+            if self._running:
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                self._turn(remaining)
+        finally:
+            self._let_go()
 
     def in_loop(self) -> bool:
-        return threading.current_thread() is self._thread
+        """Whether this thread drives the loop now."""
+        return self._driver is threading.current_thread()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the thread and close every socket it owns; idempotent."""
+        """Stop the loop and close every socket it owns; idempotent."""
         self.call(self.stop)
-        if not self.in_loop():
+        self._idle.set()
+        if not self.in_loop() and threading.current_thread() is not self._thread:
             self._closed.wait(timeout)
 
-    # ------------------------------------------------------------------ loop thread only
+    # ------------------------------------------------------------------ driving thread only
 
     def add(self, socket: Any, handler: Handler, events: int = zmq.POLLIN) -> None:
         self._handlers[socket] = handler
@@ -106,30 +187,49 @@ class IOLoop:
     def modify(self, socket: Any, events: int) -> None:
         self._poller.modify(socket, events)
 
-    def remove(self, socket: Any) -> None:
+    def remove(self, socket: Any, linger_ms: int = 0) -> None:
+        """Stop polling ``socket`` and close it; ZeroMQ still delivers what it queued for
+        up to ``linger_ms``."""
         if self._handlers.pop(socket, None) is not None:
-            self._poller.unregister(socket)
-        socket.close(linger=0)
+            with contextlib.suppress(KeyError):  # paused: modified to no events
+                self._poller.unregister(socket)
+        socket.close(linger=linger_ms)
 
     def later(self, delay: float, func: Callable[[], None]) -> None:
         heapq.heappush(self._timers, (time.monotonic() + delay, next(self._seq), func))
+        self._idle.set()
 
     def stop(self) -> None:
-        """(Loop thread) end the loop after this turn."""
+        """End the loop after this turn (its thread then closes the sockets)."""
         self._running = False
+        self._idle.set()
+
+    # ------------------------------------------------------------------ internals
+
+    def _let_go(self) -> None:
+        """Release the drive lock; take it again for commands queued meanwhile (their
+        callers could not take it while we held it)."""
+        while True:
+            self._driver = None
+            if threading.current_thread() is not self._thread:
+                self._last_driven = time.monotonic()
+            self._drive.release()
+            if not self._commands or not self._running:
+                return
+            if not self._drive.acquire(blocking=False):
+                return  # whoever holds it runs them
+            self._driver = threading.current_thread()
+            self._run_commands()
 
     def _run_commands(self) -> None:
         while True:
-            try:
-                self._wake_in.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-        with self._lock:
-            self._wake_pending = False
-            commands = list(self._commands)
-            self._commands.clear()
-        for command in commands:
-            self._safely(command)
+            with self._lock:
+                if not self._commands:
+                    return
+                commands = list(self._commands)
+                self._commands.clear()
+            for command in commands:
+                self._safely(command)
 
     def _safely(self, func: Callable[[], None]) -> None:
         try:
@@ -144,43 +244,77 @@ class IOLoop:
         events = dict(self._poller.poll(0))
         if events or timeout == 0:
             return events
-        fds = [self._wake_in.getsockopt(zmq.FD)]
-        fds += [socket.getsockopt(zmq.FD) for socket in self._handlers]
+        fds = [self._waker.fd] + [socket.getsockopt(zmq.FD) for socket in self._handlers]
         self._green_select(fds, [], [], None if timeout is None else timeout / 1000)
         return dict(self._poller.poll(0))
+
+    def _turn(self, timeout: float | None) -> None:
+        """One poll of the sockets (up to ``timeout`` s and the next timer), then the
+        commands, the ready sockets' handlers and the timers due."""
+        self._run_commands()
+        wait = timeout
+        if self._timers:
+            until_timer = max(0.0, self._timers[0][0] - time.monotonic())
+            wait = until_timer if wait is None else min(wait, until_timer)
+        try:
+            events = self._poll(None if wait is None else int(wait * 1000 + 0.999))
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.ETERM:
+                self._running = False
+                return
+            raise
+        if self._waker.fd in events:
+            self._waker.clear()
+        self._run_commands()
+        for socket, mask in events.items():
+            handler = self._handlers.get(socket)
+            if handler is not None:
+                try:
+                    handler(socket, mask)
+                except Exception:
+                    LOG.exception("%s: handling a socket failed", self.name)
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, func = heapq.heappop(self._timers)
+            self._safely(func)
+
+    def _wait_idle(self) -> None:
+        """(Loop thread) wait until no other thread drives or has for IDLE_AFTER seconds
+        (it looks again every IDLE_AFTER while one drives: nobody tells it when they stop)."""
+        while self._running:
+            busy = self._driver is not None or self._wanting > 0
+            quiet = time.monotonic() - self._last_driven
+            if not busy and quiet >= IDLE_AFTER:
+                return
+            self._idle.clear()
+            self._idle.wait(IDLE_AFTER if busy else IDLE_AFTER - quiet)
 
     def _run(self) -> None:
         try:
             while self._running:
-                timeout = None
-                if self._timers:
-                    timeout = max(0, int((self._timers[0][0] - time.monotonic()) * 1000) + 1)
+                self._wait_idle()
+                if not self._drive.acquire(blocking=False):
+                    continue
+                self._driver = self._thread
                 try:
-                    events = self._poll(timeout)
-                except zmq.ZMQError as exc:
-                    if exc.errno == zmq.ETERM:
-                        break
-                    raise
-                if self._wake_in in events:
-                    self._run_commands()
-                for socket, mask in events.items():
-                    handler = self._handlers.get(socket)
-                    if handler is not None:
-                        try:
-                            handler(socket, mask)
-                        except Exception:
-                            LOG.exception("%s: handling a socket failed", self.name)
-                now = time.monotonic()
-                while self._timers and self._timers[0][0] <= now:
-                    _, _, func = heapq.heappop(self._timers)
-                    self._safely(func)
+                    while self._running and not self._wanting and \
+                            time.monotonic() - self._last_driven >= IDLE_AFTER:
+                        self._turn(None)
+                finally:
+                    self._let_go()
+        except Exception:
+            LOG.exception("%s: the loop thread failed", self.name)
         finally:
-            with self._lock:
-                self._running = False
-                self._commands.clear()
+            self._shut()
+
+    def _shut(self) -> None:
+        """(Loop thread) close every socket, once no other thread drives the loop."""
+        with self._lock:
+            self._running = False
+            self._commands.clear()
+        with self._drive:
             for socket in list(self._handlers):
                 socket.close()  # with the socket's own LINGER: replies still get out
             self._handlers.clear()
-            self._wake_in.close(linger=0)
-            self._wake_out.close(linger=0)
-            self._closed.set()
+            self._waker.close()
+        self._closed.set()

@@ -1,7 +1,9 @@
 """``Sender``: delivers messages to listeners found by the matchmaker; receives replies.
 
-One DEALER socket per peer address, owned by the sender's :class:`~._loop.IOLoop`. A
-message for a key goes to one member per distinct queue (round robin within a queue). The
+One DEALER socket per peer address, driven by the sender's :class:`~._loop.IOLoop` (a
+message that can go at once is sent by the calling thread; a waiting call reads its reply
+itself, see :meth:`Sender.read_replies`). A message for a key goes to one member per
+distinct queue (round robin within a queue). The
 DEALERs use ``ZMQ_IMMEDIATE``: a message is only handed to a connection that is up; until a
 peer's connection is up, its messages wait in a bounded backlog of our own. A message that
 waits there longer than :data:`REROUTE_AFTER` (peer dead, or restarted elsewhere) is routed
@@ -39,6 +41,8 @@ REROUTE_AFTER = 1.0
 """How long a message waits for a peer's connection before it is routed again."""
 MAX_PENDING = 10000
 """The most messages that wait for a receiver to register; the oldest are dropped first."""
+_POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
 CACHE_FOR = 1.0
 """How long a non-empty lookup is reused (a Redis round trip per send otherwise)."""
 
@@ -105,6 +109,11 @@ class Sender:
             members = []
         outgoing = Outgoing(key, body, expires, keep_for=keep_for)
         self._loop.call(lambda: self._route(outgoing, members))
+
+    def read_replies(self, timeout: float) -> None:
+        """Read replies in the calling thread for up to ``timeout`` seconds (the waiting
+        call drives the sockets itself: no hand-over from another thread)."""
+        self._loop.drive(timeout)
 
     def close(self) -> None:
         self._loop.close()
@@ -200,9 +209,8 @@ class Sender:
             return
         socket = self._peer(address)
         try:
-            socket.send_multipart(_frames.build(_frames.MESSAGE, outgoing.key,
-                                                outgoing.queue or "", outgoing.body),
-                                  zmq.NOBLOCK)
+            _frames.send(socket, _frames.build(_frames.MESSAGE, outgoing.key,
+                                               outgoing.queue or "", outgoing.body))
         except zmq.Again:
             self._queue(address, outgoing)
 
@@ -223,9 +231,8 @@ class Sender:
         while backlog:
             outgoing = backlog[0]
             try:
-                socket.send_multipart(_frames.build(_frames.MESSAGE, outgoing.key,
-                                                    outgoing.queue or "", outgoing.body),
-                                      zmq.NOBLOCK)
+                _frames.send(socket, _frames.build(_frames.MESSAGE, outgoing.key,
+                                                   outgoing.queue or "", outgoing.body))
             except zmq.Again:
                 return
             backlog.popleft()
@@ -247,7 +254,9 @@ class Sender:
         self._backlog.pop(address, None)
         socket = self._peers.pop(address, None)
         if socket is not None:
-            self._loop.remove(socket)
+            # A peer that is alive but slow (its inbox full) still gets what ZeroMQ queued
+            # on this socket; a dead one had nothing queued (ZMQ_IMMEDIATE).
+            self._loop.remove(socket, linger_ms=int(self._pending_ttl * 1000))
         keys = {o.key for o in backlog}
         with self._cache_lock:
             for key in keys:
@@ -261,14 +270,13 @@ class Sender:
             self._route(outgoing, members)
 
     def _on_peer(self, address: str, socket: Any, mask: int) -> None:
-        if mask & zmq.POLLOUT:
+        if mask & _POLLOUT:
             self._flush(address, socket)
-        if not mask & zmq.POLLIN:
+        if not mask & _POLLIN:
             return
         for _ in range(1000):  # bounded per turn, so other sockets get theirs
-            try:
-                frames = socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+            frames = _frames.receive(socket)
+            if frames is None:
                 return
             self._on_reply(address, frames)
 
