@@ -10,15 +10,20 @@ Scenarios, for each implementation in turn (the server in a process of its own):
     call4   4 threads of calls in one client process: total calls/s
     cast    casts from one thread: the rate at which the server received them
 
-"raw pyzmq" is the floor: a DEALER sending a request frame to a ROUTER that answers it at
-once (call), or that counts (cast). ``--short`` runs each scenario for 0.5 s (a smoke run,
-not a measurement). Goals (issue 11): sequential calls >= 0.6x raw pyzmq and >= 2.5x the
-rabbit driver; call4 and cast are reported the same way.
+"raw" (raw pyzmq) is the floor: a DEALER sending a request frame to a ROUTER that answers
+it at once (call), or that counts (cast). "raw-json" is the same sockets doing the least any
+RPC over them must: the request and the reply as the oslo.messaging JSON envelope (a message
+dict with method, args and ids, serialized into ``oslo.message``), encoded and decoded on
+both sides, the reply matched to its ``_msg_id``; no threads, no dispatcher. ``--short``
+runs each scenario for 0.5 s (a smoke run, not a measurement). Goals (issue 11): sequential
+calls >= 0.6x raw pyzmq and >= 2.5x the rabbit driver; call4 and cast are reported the same
+way. ``--json FILE`` writes the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import statistics
 import sys
@@ -37,7 +42,7 @@ def _zmq_url(args: argparse.Namespace, namespace: str) -> str:
 
 def serve(impl: str, url: str, topic: str, ready: Any, stop: Any, counter: Any) -> None:
     """A server process: answers ``echo`` calls and counts ``hear`` casts."""
-    if impl == "raw":
+    if impl in ("raw", "raw-json"):
         import zmq
 
         context = zmq.Context()
@@ -51,8 +56,12 @@ def serve(impl: str, url: str, topic: str, ready: Any, stop: Any, counter: Any) 
                 continue
             identity, kind, body = socket.recv_multipart()
             if kind == b"c":
+                if impl == "raw-json":
+                    body = _json_reply(body)
                 socket.send_multipart([identity, body])
             else:
+                if impl == "raw-json":
+                    json.loads(json.loads(body)["oslo.message"])
                 with counter.get_lock():
                     counter.value += 1
         return
@@ -79,6 +88,26 @@ def serve(impl: str, url: str, topic: str, ready: Any, stop: Any, counter: Any) 
     server.stop()
     server.wait()
     transport.cleanup()
+
+
+def _envelope(message: dict[str, Any]) -> bytes:
+    return json.dumps({"oslo.version": "2.0",
+                       "oslo.message": json.dumps(message)}).encode()
+
+
+def _json_request(method: str, value: str, msg_id: str | None) -> bytes:
+    message: dict[str, Any] = {"method": method, "args": {"value": value},
+                               "namespace": None, "version": "1.0",
+                               "_unique_id": uuid.uuid4().hex, "_context_request_id": "req"}
+    if msg_id is not None:
+        message.update(_msg_id=msg_id, _reply_q="reply_raw")
+    return _envelope(message)
+
+
+def _json_reply(body: bytes) -> bytes:
+    request = json.loads(json.loads(body)["oslo.message"])
+    return _envelope({"result": request["args"]["value"], "failure": None, "ending": True,
+                      "_msg_id": request["_msg_id"]})
 
 
 class RawClient:
@@ -127,6 +156,17 @@ def run(args: argparse.Namespace, impl: str, scenario: str) -> dict[str, float]:
 
         def cast() -> None:
             raw.cast(payload.encode())
+    elif impl == "raw-json":
+        raw = RawClient(port)
+
+        def call() -> None:
+            msg_id = uuid.uuid4().hex
+            reply = json.loads(json.loads(raw.call(_json_request("echo", payload, msg_id)))[
+                "oslo.message"])
+            assert reply["_msg_id"] == msg_id and reply["result"] == payload
+
+        def cast() -> None:
+            raw.cast(_json_request("hear", payload, None))
     else:
         from oslo_config import cfg
 
@@ -191,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--short", action="store_true", help="0.5 s per scenario (smoke)")
-    parser.add_argument("--only", default="zmq,raw,rabbit")
+    parser.add_argument("--only", default="zmq,raw,raw-json,rabbit")
+    parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--scenarios", default="call,call4,cast")
     parser.add_argument("--matchmaker", default="redis", choices=["redis", "inprocess"])
     parser.add_argument("--rabbit-url", default="rabbit://guest:guest@127.0.0.1:5672/")
@@ -212,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{figures.get('p50_ms', float('nan')):.2f} | "
               f"{figures.get('p99_ms', float('nan')):.2f} | {ratio} |")
     print("\nGoals: call: zmq >= 0.6x raw and >= 2.5x rabbit (zmq ratio = zmq / row).")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump([{"implementation": impl, "scenario": scenario, **figures}
+                       for (impl, scenario), figures in results.items()], out, indent=1)
     if args.short:
         print("(--short: a smoke run, not a measurement)")
     return 0
