@@ -4,8 +4,10 @@ proton is event-driven and not thread-safe: everything that touches the connecti
 links and deliveries runs on the I/O thread, and no proton object crosses threads (messages
 travel as :class:`Outgoing` / :class:`Incoming` plain data; a proton wrapper dropped on
 another thread would change the connection's C state there). Other threads hand work over with
-:meth:`Amqp1Connection.submit` (a task queue woken through proton's ``EventInjector``, a
-pipe the container selects on) and wait on a ``Future`` with a deadline; nothing polls.
+:meth:`Amqp1Connection.submit` (a task queue and a pipe the container selects on, written
+only when no wake-up is pending yet: :class:`_Waker`) and wait on a ``Future`` with a
+deadline; nothing polls. Code already on the I/O thread (a subscriber's ``on_incoming``)
+settles deliveries at once with :meth:`Amqp1Connection.settle_here`, without a hand-over.
 
 The connection reconnects by itself, with backoff and failover over the hosts, and then
 attaches every receiver again. A message being sent when the connection is lost cannot be
@@ -23,6 +25,7 @@ import concurrent.futures
 import contextlib
 import itertools
 import logging
+import os
 import random
 import threading
 import uuid
@@ -31,9 +34,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from proton import Delivery, Endpoint, Handler, Message, SSLDomain
-from proton.handlers import MessagingHandler
-from proton.reactor import ApplicationEvent, Container, EventInjector
+from proton import Delivery, Endpoint, Handler, Message, ProtonException, SSLDomain
+from proton.handlers import IOHandler, MessagingHandler
+from proton.reactor import Container
 
 from legacy_rpc.messaging._transport_url import TransportHost
 from legacy_rpc.messaging.drivers.amqp1._errors import (
@@ -52,7 +55,6 @@ __all__ = ["Amqp1Connection", "ConnectionPlan", "Incoming", "Outgoing", "Subscri
 
 CLOSE_TIMEOUT = 10.0
 MAX_SENDERS = 64  # sender links kept open per connection (least recently used go first)
-_TASKS = "lrpc_tasks"
 _ids = itertools.count(1)
 
 
@@ -99,6 +101,7 @@ class Subscriber:
     active: bool = True
     key: int = field(default_factory=lambda: next(_ids))
     failed: str | None = None
+    owed: int = 0  # credit not given back yet for settled deliveries (I/O thread only)
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,68 @@ class _Send:
     future: concurrent.futures.Future[None]
     retry: int | None
     attempts: int = 0
+
+
+class _Waker:
+    """Wakes the I/O thread to run submitted tasks: the read end of a pipe is a selectable
+    of the container, and :meth:`wake` writes one byte to it only when no wake-up is
+    pending already (a burst of submits costs one write and one wake-up). The I/O thread
+    clears ``pending`` before it runs the tasks, so a task queued after that writes again.
+
+    Lighter than proton's ``EventInjector``, whose every trigger goes through a locked
+    ``queue.Queue``, a pipe write and an application event dispatched through every handler;
+    it also closes its pipe when the container lets it go.
+    """
+
+    def __init__(self, run_tasks: Callable[[], None]) -> None:
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        self._run_tasks = run_tasks
+        self._lock = threading.Lock()  # orders writes against closing the pipe
+        self.pending = False
+        self._stopping = False
+        self._closed = False
+        self._transport = None  # proton's IOHandler looks for a transport on selectables
+
+    def fileno(self) -> int:
+        return self._read_fd
+
+    def wake(self) -> None:
+        if self.pending:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            self.pending = True
+            os.write(self._write_fd, b"!")
+
+    def stop(self) -> None:
+        """Let the container drop this selectable (and so end its loop) after the tasks."""
+        self._stopping = True
+        self.pending = False
+        self.wake()
+
+    def close(self) -> None:  # called by proton once the selectable is final
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self._read_fd)
+                os.close(self._write_fd)
+
+    def on_selectable_init(self, event: Any) -> None:
+        selectable = event.context
+        selectable.reading = True
+        selectable.update()
+
+    def on_selectable_readable(self, event: Any) -> None:
+        self.pending = False
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._read_fd, 512)
+        self._run_tasks()
+        if self._stopping:
+            selectable = event.context
+            selectable.terminate()
+            selectable.update()
 
 
 class _Timer(Handler):
@@ -177,8 +242,8 @@ class Amqp1Connection(MessagingHandler):
         self._tasks: collections.deque[Callable[[], None]] = collections.deque()
         self._container = Container(self)
         self._container.container_id = f"legacy-rpc-{self.name}-{uuid.uuid4().hex[:8]}"
-        self._injector = EventInjector()
-        self._container.selectable(self._injector)
+        self._waker = _Waker(self._run_tasks)
+        self._container.selectable(self._waker)  # type: ignore[arg-type]  # duck-typed
         self._conn: Any = None
         self._connected = False
         self._generation = 0
@@ -215,7 +280,7 @@ class Amqp1Connection(MessagingHandler):
     def submit(self, task: Callable[[], None]) -> None:
         """Run ``task`` on the I/O thread (thread-safe; never blocks)."""
         self._tasks.append(task)
-        self._injector.trigger(ApplicationEvent(_TASKS))
+        self._waker.wake()
 
     def call(self, task: Callable[[], Any], timeout: float | None) -> Any:
         """Run ``task`` on the I/O thread and return its result (``TimeoutError``)."""
@@ -230,13 +295,36 @@ class Amqp1Connection(MessagingHandler):
         self.submit(run)
         return future.result(timeout)
 
-    def on_lrpc_tasks(self, event: Any) -> None:
+    def on_io_thread(self) -> bool:
+        """Whether the calling code runs on this connection's I/O thread."""
+        return threading.get_ident() == self._thread.ident
+
+    def _run_tasks(self) -> None:
         while self._tasks:
             task = self._tasks.popleft()
             try:
                 task()
             except Exception:
                 LOG.exception("A task on %s failed", self.name)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write what the tasks produced (a message, a settlement) to the socket now, as
+        proton's I/O handler would on the next loop: saves a select round trip and its
+        events per hand-over. Anything unexpected (no socket yet, a full socket buffer,
+        another proton version's internals) leaves the writing to the container."""
+        conn = self._conn
+        transport = conn.transport if conn is not None else None
+        selectable = getattr(transport, "_selectable", None)
+        if transport is None or selectable is None or selectable.is_terminal:
+            return
+        try:
+            pending = transport.pending()
+            if pending > 0:
+                transport.pop(selectable.send(transport.peek(pending)))
+        except (OSError, AttributeError, ProtonException):
+            return  # the container's own write (or its error handling) follows
+        IOHandler.update(transport, selectable, self._container.now)
 
     # ---------------------------------------------------------------- state
 
@@ -521,6 +609,7 @@ class Amqp1Connection(MessagingHandler):
                                                    name=_link_name())
         self._receivers[sub.key] = receiver
         self._by_link[receiver.name] = sub
+        sub.owed = 0
         if sub.active:
             receiver.flow(sub.credit)
 
@@ -533,6 +622,7 @@ class Amqp1Connection(MessagingHandler):
                 missing = sub.credit - receiver.credit
                 if missing > 0:
                     receiver.flow(missing)
+                sub.owed = 0
         self.submit(apply)
 
     def unsubscribe(self, sub: Subscriber) -> None:
@@ -566,6 +656,7 @@ class Amqp1Connection(MessagingHandler):
             sub.on_incoming(incoming)
         except Exception:
             LOG.exception("Handing over a delivery from %s failed", sub.address)
+        self._flush()  # its settlement (and credit), without another select round
 
     def dispose(self, incoming: Incoming, outcome: int) -> concurrent.futures.Future[bool]:
         """Settle a received delivery (``Delivery.ACCEPTED``, ``REJECTED``, ``RELEASED``,
@@ -574,6 +665,12 @@ class Amqp1Connection(MessagingHandler):
         future: concurrent.futures.Future[bool] = concurrent.futures.Future()
         self.submit(lambda: _set(future, self._settle_now(incoming, outcome)))
         return future
+
+    def settle_here(self, incoming: Incoming, outcome: int) -> bool:
+        """:meth:`dispose` for code on the I/O thread (a subscriber's ``on_incoming``):
+        settles at once; says whether it could."""
+        assert self.on_io_thread(), "settle_here runs on the I/O thread only"
+        return self._settle_now(incoming, outcome)
 
     def _settle_now(self, incoming: Incoming, outcome: int) -> bool:
         delivery = self._unsettled.pop(incoming.key, None)
@@ -587,8 +684,14 @@ class Amqp1Connection(MessagingHandler):
         delivery.update(outcome)
         delivery.settle()
         sub = self._by_link.get(link.name)
-        if sub is not None and sub.active and link.credit < sub.credit:
-            link.flow(1)
+        if sub is not None and sub.active:
+            # Credit comes back as deliveries are settled (unsettled ones + credit never
+            # exceed ``sub.credit``), but once half of it is owed, not at every message:
+            # one flow frame per half window instead of one per message.
+            sub.owed += 1
+            if sub.owed * 2 >= sub.credit:
+                link.flow(sub.owed)
+                sub.owed = 0
         return True
 
     def _forget_deliveries(self, link_name: str) -> None:
@@ -601,7 +704,7 @@ class Amqp1Connection(MessagingHandler):
     def _stop_container(self) -> None:
         if not self._stopped:
             self._stopped = True
-            self._injector.close()
+            self._waker.stop()
             self._container.stop()
 
     def on_connection_closed(self, event: Any) -> None:

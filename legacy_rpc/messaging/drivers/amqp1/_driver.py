@@ -9,9 +9,13 @@ reads the reply address, created by the first send, and one per RPC server or no
 listener; each has its own I/O thread (``_connection``). Addresses come from one
 :class:`~._addresses.AddressScheme` (RabbitMQ 3.x's AMQP 1.0 plugin here).
 
-Delivery: every send waits until the broker settled it (accepted: the AMQP 1.0 publisher
-confirm) before ``cast``/``notify`` return; a send whose outcome was lost with its
-connection is not sent again (``PublishOutcomeUnknown``; a call then waits for its reply).
+Delivery: every cast and notification waits until the broker settled it (accepted: the
+AMQP 1.0 publisher confirm) before ``cast``/``notify`` return; a send whose outcome was lost
+with its connection is not sent again (``PublishOutcomeUnknown``; a call then waits for its
+reply). A call does not wait for its request's outcome before it waits for the reply (the
+reply cannot come before it): a refusal or failure to send reaches the waiting call as its
+exception as soon as the I/O thread learns it, and a call that ends (reply or timeout)
+withdraws a request not sent yet.
 """
 
 from __future__ import annotations
@@ -111,15 +115,23 @@ class Amqp1Driver(base.BaseDriver):
 
     # ----------------------------------------------------------------- sending
 
-    def _send(self, address: str, body: dict[str, Any], *, retry: int | None,
-              deadline: float | None, ttl: float | None = None, durable: bool = True) -> None:
-        """Send one body and wait until the broker settled it (within ``deadline``)."""
+    def _start_send(self, address: str, body: dict[str, Any], *, retry: int | None,
+                    deadline: float | None, ttl: float | None = None,
+                    durable: bool = True) -> concurrent.futures.Future[None]:
+        """Hand one body to the send connection; the future completes when the broker
+        settled it."""
         if ttl is not None:
             # The request expires in the broker when its caller stops waiting, not later.
             remaining_ttl = ttl if deadline is None else deadline - time.monotonic()
             ttl = max(0.001, min(ttl, remaining_ttl))
         outgoing = Outgoing(wire.encode_body(body), durable=durable, ttl=ttl)
-        future = self.send_connection().send(address, outgoing, retry)
+        return self.send_connection().send(address, outgoing, retry)
+
+    def _send(self, address: str, body: dict[str, Any], *, retry: int | None,
+              deadline: float | None, ttl: float | None = None, durable: bool = True) -> None:
+        """Send one body and wait until the broker settled it (within ``deadline``)."""
+        future = self._start_send(address, body, retry=retry, deadline=deadline, ttl=ttl,
+                                  durable=durable)
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             future.result(remaining)
@@ -128,16 +140,22 @@ class Amqp1Driver(base.BaseDriver):
             raise DeadlineExceeded(f"the broker did not take the message to {address} in "
                                    "time") from None
 
-    def _publish_request(self, target: Target, body: dict[str, Any], retry: int | None,
-                         deadline: float | None = None, ttl: float | None = None,
-                         is_call: bool = False) -> None:
+    def _request_address(self, target: Target) -> tuple[Target, str]:
         if not target.topic:
             raise InvalidTarget("A topic is required to send", target)
         target = Target(exchange=self._exchange_name(target), topic=target.topic,
                         server=target.server, fanout=target.fanout)
         try:
-            self._send(self.addresses.request(target), body, retry=retry, deadline=deadline,
-                       ttl=ttl)
+            return target, self.addresses.request(target)
+        except ValueError as exc:
+            raise InvalidTarget(str(exc), target) from exc
+
+    def _publish_request(self, target: Target, body: dict[str, Any], retry: int | None,
+                         deadline: float | None = None, ttl: float | None = None,
+                         is_call: bool = False) -> None:
+        target, address = self._request_address(target)
+        try:
+            self._send(address, body, retry=retry, deadline=deadline, ttl=ttl)
         except PublishOutcomeUnknown:
             if not is_call:
                 raise
@@ -157,9 +175,40 @@ class Amqp1Driver(base.BaseDriver):
         if not wait_for_reply:
             self._publish_request(target, wire.build_request(ctxt, message), retry)
             return None
-        return common.last_value(self._call(target, ctxt, message, timeout,
-                                            call_monitor_timeout, retry,
-                                            per_value_timeout=False))
+        if target.fanout:
+            raise InvalidTarget("A call cannot be sent to a fanout target", target)
+        _, address = self._request_address(target)
+        msg_id = wire.new_id()
+        sent: list[concurrent.futures.Future[None]] = []
+        deadline = time.monotonic() + timeout if timeout is not None else None
+
+        def outcome(future: concurrent.futures.Future[None]) -> None:  # on the I/O thread
+            if future.cancelled():
+                return
+            exc = future.exception()
+            if exc is not None and not isinstance(exc, PublishOutcomeUnknown):
+                # Refused or not sendable: the call fails now. An unknown outcome (the
+                # connection was lost with the request in flight) keeps it waiting: if the
+                # request got through, its reply still comes.
+                self._waiters.push(msg_id, exc)
+
+        def publish(body: dict[str, Any]) -> None:
+            future = self._start_send(address, body, retry=retry, deadline=deadline,
+                                      ttl=timeout)
+            sent.append(future)
+            future.add_done_callback(outcome)
+
+        stream = common.start_call(
+            self._waiters, publish, ctxt, message, reply_q=self._reply_queue(),
+            timeout=timeout, call_monitor_timeout=call_monitor_timeout,
+            per_value_timeout=False, allowed_remote_exmods=self._allowed_remote_exmods,
+            describe=common.describe_call(target, message), deadline=deadline,
+            msg_id=msg_id)
+        try:
+            return stream.result()
+        finally:
+            for future in sent:
+                future.cancel()  # not sent yet (no connection): withdrawn; else a no-op
 
     def send_stream(self, target: Target, ctxt: dict[str, Any], message: dict[str, Any],
                     timeout: float | None = None, call_monitor_timeout: float | None = None,

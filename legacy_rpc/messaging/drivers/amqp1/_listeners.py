@@ -1,14 +1,18 @@
 """Consumers of the amqp1 driver: RPC, notification and raw listeners, and replies.
 
-Each listener has its own connection (and so its own I/O thread), which only buffers
-deliveries; the polling thread decodes and parses them under the shared pipeline policy
-(``common.parse_delivery``): a message that is not a data or string body, or does not parse,
-is rejected (AMQP 1.0 ``rejected``: dropped) and logged once with secrets masked.
+Each listener has its own connection (and so its own I/O thread), which decodes and parses
+each delivery as it arrives, under the shared pipeline policy (``common.parse_delivery``): a
+message that is not a data or string body, or does not parse, is rejected (AMQP 1.0
+``rejected``: dropped) and logged once with secrets masked. The polling thread gets parsed
+messages.
 
 Delivery rules (as the rabbit driver): an RPC request is accepted before it is dispatched
-(at most once; one whose acceptance cannot reach the broker is not dispatched, the broker
-delivers it again); a notification is accepted, or released for redelivery, after its
-endpoints returned.
+(at most once): the I/O thread accepts it as it buffers it for the polling thread, with no
+hand-over back and forth; a request that arrives while the listener is stopped stays
+unsettled instead (the broker takes it back if the listener is cleaned up), and is
+accepted from the polling thread before dispatch if the listener starts again (one whose
+acceptance cannot reach the broker then is not dispatched, the broker delivers it again).
+A notification is accepted, or released for redelivery, after its endpoints returned.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from proton import Delivery
 
@@ -75,16 +79,23 @@ class Amqp1NotificationIncoming(base.IncomingMessage):
         self._listener.settle(self._incoming, Delivery.RELEASED, None)
 
 
+class _Buffered(NamedTuple):
+    incoming: Incoming
+    parsed: wire.Request | wire.Notification
+    accepted: bool  # already accepted by the I/O thread
+
+
 class _Listener(base.PollStyleListener):
     """Consumes some addresses on its own connection; ``poll`` returns parsed messages."""
 
     kind: str  # one of base.LISTEN_KINDS, set by each subclass
+    accept_on_arrival = False  # RPC requests: accepted by the I/O thread as they arrive
 
     def __init__(self, driver: Amqp1Driver, addresses: list[str], credit: int) -> None:
         super().__init__(credit)
         self._driver = driver
         self._conn = driver.new_connection(f"{self.kind}-listener")
-        self._buffer: collections.deque[Incoming] = collections.deque()
+        self._buffer: collections.deque[_Buffered] = collections.deque()
         self._cond = threading.Condition()
         self._stopped = False
         self._closed = False
@@ -100,8 +111,20 @@ class _Listener(base.PollStyleListener):
         return self._conn.degraded
 
     def _on_incoming(self, incoming: Incoming) -> None:  # on the I/O thread
+        try:
+            parsed = common.parse_delivery(self.kind, body_of(incoming))
+        except Exception as exc:
+            self._conn.settle_here(incoming, Delivery.REJECTED)
+            raw = incoming.body
+            common.log_rejected(incoming.address, exc, raw if isinstance(raw, bytes | str)
+                                else repr(raw)[:common.LOG_EXCERPT])
+            return
         with self._cond:
-            self._buffer.append(incoming)
+            # Accepted under the lock that stop() takes: a request accepted here is in the
+            # buffer before stop() returns, so the polling threads still dispatch it.
+            accepted = (self.accept_on_arrival and not self._stopped
+                        and self._conn.settle_here(incoming, Delivery.ACCEPTED))
+            self._buffer.append(_Buffered(incoming, parsed, accepted))
             self._cond.notify()
 
     def start(self) -> None:
@@ -117,7 +140,7 @@ class _Listener(base.PollStyleListener):
         for sub in self._subs:
             self._conn.set_active(sub, False)
 
-    def _next(self, deadline: float | None) -> Incoming | None:
+    def _next(self, deadline: float | None) -> _Buffered | None:
         with self._cond:
             while not self._buffer:
                 if self._stopped:
@@ -142,30 +165,18 @@ class _Listener(base.PollStyleListener):
                 wait_until = deadline
             if deadline is not None and wait_until is not None:
                 wait_until = min(wait_until, deadline)
-            incoming = self._next(wait_until)
-            if incoming is None:
+            buffered = self._next(wait_until)
+            if buffered is None:
                 break
-            message = self._handle(incoming)
+            message = self._accept(*buffered)
             if message is not None:
                 if not batch and batch_timeout is not None:
                     batch_deadline = time.monotonic() + batch_timeout
                 batch.append(message)
         return batch
 
-    def _handle(self, incoming: Incoming) -> base.IncomingMessage | None:
-        try:
-            body = body_of(incoming)
-            parsed = common.parse_delivery(self.kind, body)
-        except Exception as exc:
-            self._conn.dispose(incoming, Delivery.REJECTED)
-            raw = incoming.body
-            common.log_rejected(incoming.address, exc, raw if isinstance(raw, bytes | str)
-                                else repr(raw)[:common.LOG_EXCERPT])
-            return None
-        return self._accept(incoming, parsed)
-
-    def _accept(self, incoming: Incoming,
-                parsed: wire.Request | wire.Notification) -> base.IncomingMessage | None:
+    def _accept(self, incoming: Incoming, parsed: wire.Request | wire.Notification,
+                accepted: bool) -> base.IncomingMessage | None:
         raise NotImplementedError
 
     def cleanup(self) -> None:
@@ -181,14 +192,17 @@ class RpcListener(_Listener):
     """An RPC server's addresses: topic, topic.server and its fanout."""
 
     kind = "rpc"
+    accept_on_arrival = True
 
-    def _accept(self, incoming: Incoming,
-                parsed: wire.Request | wire.Notification) -> base.IncomingMessage | None:
+    def _accept(self, incoming: Incoming, parsed: wire.Request | wire.Notification,
+                accepted: bool) -> base.IncomingMessage | None:
         assert isinstance(parsed, wire.Request)
-        try:
-            accepted = self._conn.dispose(incoming, Delivery.ACCEPTED).result(SETTLE_TIMEOUT)
-        except concurrent.futures.TimeoutError:
-            accepted = False
+        if not accepted:  # it arrived while the listener was stopped
+            try:
+                accepted = self._conn.dispose(incoming, Delivery.ACCEPTED).result(
+                    SETTLE_TIMEOUT)
+            except concurrent.futures.TimeoutError:
+                accepted = False
         if not accepted:
             LOG.info("Not dispatching request %s from %s: its connection was lost before "
                      "it was accepted, so the broker delivers it again", parsed.unique_id,
@@ -206,8 +220,8 @@ class NotificationListener(_Listener):
 
     kind = "notification"
 
-    def _accept(self, incoming: Incoming,
-                parsed: wire.Request | wire.Notification) -> base.IncomingMessage | None:
+    def _accept(self, incoming: Incoming, parsed: wire.Request | wire.Notification,
+                accepted: bool) -> base.IncomingMessage | None:
         assert isinstance(parsed, wire.Notification)
         if self._dedup.contains(parsed.unique_id):
             LOG.info("Ignoring redelivered notification %s that was already handled",
