@@ -9,7 +9,7 @@ lag by up to its collection interval (5 s by default). Without the management AP
 queue list cannot be read: only the topics named on the command line are checked, over
 AMQP (depth and consumers of their shared queues). ``fake://`` is the in-memory broker of
 this very process: a ``status`` run has its own, empty one, so it cannot see any other
-process; it says so.
+process; it says so. On ``zmq://`` it lists what the matchmaker holds (``_status_zmq``).
 """
 
 from __future__ import annotations
@@ -240,9 +240,14 @@ def run_status(args: argparse.Namespace, out: TextIO | None = None) -> int:
         parsed = _ops.parse_url(args.url)
         if parsed.transport == "fake":
             return _fake_status(args, parsed, out)
+        if parsed.transport == "zmq":
+            from legacy_rpc.cli._status_zmq import zmq_status
+
+            return zmq_status(args, out)
         if parsed.transport not in ("rabbit", "kombu"):
-            raise _ops.OpsError(_ops.USAGE, f"status reads RabbitMQ (rabbit://) and fake://, "
-                                            f"not {parsed.transport}://")
+            raise _ops.OpsError(_ops.USAGE, f"status reads RabbitMQ (rabbit://), zmq:// (its "
+                                            f"matchmaker) and fake://, not "
+                                            f"{parsed.transport}://")
         _ops.check_broker(args.url, args.timeout)
         return _rabbit_status(args, parsed, out)
     except Exception as exc:

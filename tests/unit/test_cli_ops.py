@@ -110,7 +110,7 @@ def test_the_legacy_message_dict() -> None:
     ["call", "t"],  # no METHOD (argparse)
     ["call", "t", "m", "--fanout"],  # calls have no --fanout (argparse)
     ["status", "--timeout", "-5"],
-    ["status", "--url", "zmq://"],
+    ["status", "--url", "amqp1://"],
     ["ping", "t", "--url", "rabbit://u:p@h:notaport/"],
     ["call", "t", "m", "--url", "nosuchdriver://"],
 ])

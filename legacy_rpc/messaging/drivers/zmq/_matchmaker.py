@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 import json
 import logging
+import re
 import threading
 import time
 from typing import Any
@@ -139,6 +140,10 @@ class MatchMaker(abc.ABC):
         """The live members of ``key`` (possibly empty)."""
 
     @abc.abstractmethod
+    def registrations(self) -> dict[str, list[str]]:
+        """Every key of this namespace with its live members (for ``legacy-rpc status``)."""
+
+    @abc.abstractmethod
     def _store(self, key: str, value: str) -> None:
         ...
 
@@ -171,6 +176,11 @@ class InProcessMatchMaker(MatchMaker):
             for value in [v for v, expiry in members.items() if expiry <= now]:
                 del members[value]
             return sorted(members)
+
+    def registrations(self) -> dict[str, list[str]]:
+        with self._global:
+            keys = list(self._registry())
+        return {key: members for key in sorted(keys) if (members := self.lookup(key))}
 
 
 class RedisMatchMaker(MatchMaker):
@@ -207,6 +217,12 @@ class RedisMatchMaker(MatchMaker):
         pipe.zrangebyscore(self._key(key), now, "+inf")
         members: list[str] = pipe.execute()[1]
         return sorted(members)
+
+    def registrations(self) -> dict[str, list[str]]:
+        prefix = self._key("")
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"  # the namespace literally
+        keys = sorted(k[len(prefix):] for k in self._redis.scan_iter(match=pattern, count=500))
+        return {key: members for key in keys if (members := self.lookup(key))}
 
     def close(self) -> None:
         super().close()
@@ -286,6 +302,14 @@ class RingMatchMaker(MatchMaker):
         if hosts and (rest in _PRIORITIES or "." in rest):  # a topic's notifications
             return [member(self._address(h), topic) for h in hosts]
         return [member(self._address(rest), routing_key)]  # server-targeted, unlisted
+
+    def registrations(self) -> dict[str, list[str]]:
+        """What the ring file says (nothing registers: whether they run is not known)."""
+        found: dict[str, list[str]] = {}
+        for topic, hosts in sorted(self.ring.items()):
+            found[f"*:{topic}"] = [member(self._address(h), topic) for h in hosts]
+            found[f"fanout:{topic}"] = self.lookup(f"fanout:{topic}")
+        return found
 
     def _store(self, key: str, value: str) -> None:
         return None
