@@ -439,3 +439,50 @@ def test_works_in_a_process_eventlet_has_monkey_patched(zmq_url: Callable[..., s
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0 and result.stdout.strip().endswith("OK"), (
         result.stdout[-2000:] + result.stderr[-3000:])
+
+
+def _ipv6_loopback() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_servers_bind_and_are_reached_over_ipv6(namespace: str) -> None:
+    url = f"zmq://[::1]/{namespace}?bind_address=::1&matchmaker=inprocess"
+    transport = messaging.get_rpc_transport(_conf(), url)
+    try:
+        server = messaging.get_rpc_server(transport, messaging.Target(topic="t", server="a"),
+                                          [Endpoint()])
+        server.start()
+        listener: Any = server.listener
+        assert listener.poll_style_listener.address.startswith("tcp://[::1]:")
+        assert client(transport).call({}, "echo", value=6) == 6
+        assert client(transport, server="a").call({}, "whoami") == "ep"
+        server.stop()
+        server.wait()
+    finally:
+        transport.cleanup()
+
+
+@pytest.mark.parametrize("host,port,expected", [
+    ("10.0.0.5", 9501, "tcp://10.0.0.5:9501"), ("::1", 9501, "tcp://[::1]:9501"),
+    ("[fe80::1]", None, "tcp://[fe80::1]"), ("host-a", "*", "tcp://host-a:*")])
+def test_tcp_addresses_bracket_ipv6(host: str, port: Any, expected: str) -> None:
+    assert mm.tcp_address(host, port) == expected
+
+
+@pytest.mark.parametrize("entry,address", [
+    ("host-a", "tcp://host-a:9501"), ("host-b:9600", "tcp://host-b:9600"),
+    ("::1", "tcp://[::1]:9501"), ("[::1]", "tcp://[::1]:9501"),
+    ("[fe80::2]:9700", "tcp://[fe80::2]:9700")])
+def test_ring_entries_with_ipv6_addresses(entry: str, address: str) -> None:
+    ring = mm.RingMatchMaker("ns", 1, 2, "", 9501, ring={"compute": [entry]})
+    assert ring.lookup("openstack:compute") == [mm.member(address, "compute")]
+    host = address[len("tcp://"):].rpartition(":")[0]
+    assert ring.port_for("compute", host) == int(address.rpartition(":")[2])

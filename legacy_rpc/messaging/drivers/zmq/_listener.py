@@ -28,7 +28,7 @@ from legacy_rpc.messaging import wire
 from legacy_rpc.messaging.drivers import base, common
 from legacy_rpc.messaging.drivers.zmq import _frames
 from legacy_rpc.messaging.drivers.zmq._loop import IOLoop
-from legacy_rpc.messaging.drivers.zmq._matchmaker import member
+from legacy_rpc.messaging.drivers.zmq._matchmaker import member, tcp_address
 
 if TYPE_CHECKING:
     from legacy_rpc.messaging.drivers.zmq._driver import ZmqDriver
@@ -99,6 +99,7 @@ class ZmqListener(base.PollStyleListener):
         self._dedup = common.DuplicateFilter()
         self._loop = IOLoop(driver.context, f"legacy-rpc-zmq-{kind}")
         socket = driver.context.socket(zmq.ROUTER)
+        socket.setsockopt(zmq.IPV6, 1)  # IPv6 as well as IPv4 addresses
         socket.setsockopt(zmq.LINGER, REPLY_LINGER_MS)
         socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         socket.setsockopt(zmq.RCVHWM, self._limit)
@@ -108,15 +109,16 @@ class ZmqListener(base.PollStyleListener):
         port = driver.bind_port(subscriptions)
         try:
             if port:
-                socket.bind(f"tcp://{driver.bind_host}:{port}")
+                socket.bind(tcp_address(driver.bind_host, port))
             else:
-                port = socket.bind_to_random_port(f"tcp://{driver.bind_host}")
+                port = socket.bind_to_random_port(tcp_address(driver.bind_host))
         except zmq.ZMQError as exc:
             socket.close(linger=0)
             self._loop.close()
-            raise OSError(f"cannot bind tcp://{driver.bind_host}:{port or '*'}: {exc}") from exc
+            raise OSError(f"cannot bind {tcp_address(driver.bind_host, port or '*')}: "
+                          f"{exc}") from exc
         self.port = port
-        self.address = f"tcp://{driver.advertised_host}:{port}"
+        self.address = tcp_address(driver.advertised_host, port)
         keys: list[tuple[str, str]] = []
         for sub in subscriptions:
             key, queue = subscription_key(sub, driver.default_exchange)

@@ -28,7 +28,8 @@ from legacy_rpc.messaging import _mask
 LOG = logging.getLogger(__name__)
 
 __all__ = ["MatchMaker", "InProcessMatchMaker", "RedisMatchMaker", "RingMatchMaker",
-           "MatchMakerError", "create", "matchmaker_kind", "member", "split_member"]
+           "MatchMakerError", "create", "matchmaker_kind", "member", "split_member",
+           "tcp_address"]
 
 
 class MatchMakerError(Exception):
@@ -37,6 +38,13 @@ class MatchMakerError(Exception):
 
 def member(address: str, queue: str) -> str:
     return f"{address} {queue}"
+
+
+def tcp_address(host: str, port: int | str | None = None) -> str:
+    """``tcp://host[:port]``, with an IPv6 address in brackets."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"tcp://{host}" if port is None else f"tcp://{host}:{port}"
 
 
 def split_member(value: str) -> tuple[str, str]:
@@ -232,9 +240,21 @@ class RedisMatchMaker(MatchMaker):
 _PRIORITIES = ("audit", "debug", "info", "warn", "warning", "error", "critical", "sample")
 
 
-def _host_name(entry: str) -> str:
+def _split_entry(entry: str) -> tuple[str, str | None]:
+    """``(host, port or None)`` of a ring entry: ``host``, ``host:port``, ``[v6]``,
+    ``[v6]:port`` or a bare IPv6 address (which has no port)."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") and rest[1:].isdigit() else None
+        return host, port
     name, colon, port = entry.rpartition(":")
-    return name if colon and port.isdigit() else entry
+    if colon and port.isdigit() and ":" not in name:
+        return name, port
+    return entry, None
+
+
+def _host_name(entry: str) -> str:
+    return _split_entry(entry)[0]
 
 
 class RingMatchMaker(MatchMaker):
@@ -272,16 +292,15 @@ class RingMatchMaker(MatchMaker):
         return True
 
     def _address(self, host: str) -> str:
-        name, colon, port = host.rpartition(":")
-        if colon and port.isdigit() and "]" not in port:
-            return f"tcp://{name}:{port}"
-        return f"tcp://{host}:{self.port}"
+        name, port = _split_entry(host)
+        return tcp_address(name, port or self.port)
 
     def port_for(self, topic: str, host: str) -> int:
         """The port ``host`` serves ``topic`` on, as the ring says."""
         for entry in self.ring.get(topic, []):
-            if _host_name(entry) == host and entry != host:
-                return int(entry.rpartition(":")[2])
+            name, port = _split_entry(entry)
+            if name == host.strip("[]") and port is not None:
+                return int(port)
         return self.port
 
     def lookup(self, key: str) -> list[str]:

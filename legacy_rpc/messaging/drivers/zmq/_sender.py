@@ -187,6 +187,7 @@ class Sender:
         socket = self._peers.get(address)
         if socket is None:
             socket = self._loop.context.socket(zmq.DEALER)
+            socket.setsockopt(zmq.IPV6, 1)
             socket.setsockopt(zmq.LINGER, 0)
             socket.setsockopt(zmq.IMMEDIATE, 1)
             socket.setsockopt(zmq.SNDHWM, self._limit)
