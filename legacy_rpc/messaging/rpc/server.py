@@ -43,16 +43,16 @@ class _CallMonitor:
 
     def __init__(self, message: RpcIncomingMessage) -> None:
         self._message = message
-        self._done = threading.Event()
         self._thread: threading.Thread | None = None
         timeout = message.client_timeout
         if not timeout or not message.wants_reply:
-            return
+            return  # the common case: nothing to create per message
         interval = int(timeout) / 2
         if interval < 1:
             LOG.warning("Ignoring call_monitor_timeout %s: heartbeats need at least 2 s",
                         timeout)
             return
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True,
                                         name="legacy-rpc-call-monitor")
         self._thread.start()
@@ -66,8 +66,8 @@ class _CallMonitor:
                 return
 
     def stop(self) -> None:
-        self._done.set()
         if self._thread is not None:
+            self._done.set()
             self._thread.join()
 
 
