@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import sys
 import threading
 import time
 import uuid
@@ -59,6 +60,53 @@ def test_a_burst_of_wakes_writes_once_until_the_io_thread_ran() -> None:
         waker.wake()  # a task queued after the run wakes it again
         assert _pending_bytes(waker) == b"!"
     finally:
+        waker.close()
+
+
+def test_no_wake_up_is_lost_when_tasks_race_the_io_thread() -> None:
+    """Producers queue tasks and wake while an emulated I/O thread selects on the pipe and
+    runs them: every task runs, and the pipe never stays empty while ``pending`` is set (a
+    lost wake-up would leave tasks queued with nothing to select on)."""
+    import collections
+    import select
+
+    tasks: collections.deque[int] = collections.deque()
+    done: list[int] = []
+
+    def run() -> None:
+        while tasks:
+            done.append(tasks.popleft())
+
+    waker = _Waker(run)
+    total = 60000
+
+    def produce(start: int) -> None:
+        for i in range(start, total, 2):
+            tasks.append(i)
+            waker.wake()
+            time.sleep(0)  # let the I/O thread run between wakes
+
+    class Event:
+        context = None
+
+    producers = [threading.Thread(target=produce, args=(k,)) for k in (0, 1)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: widen every race
+    try:
+        for producer in producers:
+            producer.start()
+        deadline = time.monotonic() + 30
+        while len(done) < total and time.monotonic() < deadline:
+            readable, _, _ = select.select([waker.fileno()], [], [], 1.0)
+            if readable:
+                waker.on_selectable_readable(Event())
+            else:
+                assert not (tasks and waker.pending), "a wake-up was lost"
+        assert len(done) == total
+    finally:
+        sys.setswitchinterval(interval)
+        for producer in producers:
+            producer.join()
         waker.close()
 
 

@@ -137,7 +137,8 @@ class _Waker:
     """Wakes the I/O thread to run submitted tasks: the read end of a pipe is a selectable
     of the container, and :meth:`wake` writes one byte to it only when no wake-up is
     pending already (a burst of submits costs one write and one wake-up). The I/O thread
-    clears ``pending`` before it runs the tasks, so a task queued after that writes again.
+    reads the pipe, then clears ``pending``, then runs the tasks, so a task queued after
+    that writes again.
 
     Lighter than proton's ``EventInjector``, whose every trigger goes through a locked
     ``queue.Queue``, a pipe write and an application event dispatched through every handler;
@@ -185,9 +186,13 @@ class _Waker:
         selectable.update()
 
     def on_selectable_readable(self, event: Any) -> None:
-        self.pending = False
+        # Read first, then clear: cleared first, a wake in between would write a byte this
+        # read swallows, leaving ``pending`` set with an empty pipe (no wake-up ever again).
+        # This way a byte written in between stays for the next round, and a task queued
+        # before ``pending`` is cleared is run below.
         with contextlib.suppress(BlockingIOError):
             os.read(self._read_fd, 512)
+        self.pending = False
         self._run_tasks()
         if self._stopping:
             selectable = event.context
