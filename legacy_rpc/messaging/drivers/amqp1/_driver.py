@@ -4,9 +4,10 @@ URL: ``amqp1://user:pass@host1:5672,user:pass@host2:5672/vhost?<option>=<value>`
 query overrides ``[oslo_messaging_amqp1]`` options (``ssl``, ``ssl_ca_file``,
 ``sasl_mechanisms``, ...). The legacy ``impl_qpid`` backend resolves to this driver.
 
-Connections per transport: one for sending (requests, replies, notifications) that also
-reads the reply address, created by the first send, and one per RPC server or notification
-listener; each has its own I/O thread (``_connection``). Addresses come from one
+Connections per transport: one for sending (requests, notifications, and replies of
+callers' own) that also reads the reply address, created by the first send, and one per
+RPC server (which also sends that server's replies) or notification listener; each has its
+own I/O thread (``_connection``). Addresses come from one
 :class:`~._addresses.AddressScheme` (RabbitMQ 3.x's AMQP 1.0 plugin here).
 
 Delivery: every cast and notification waits until the broker settled it (accepted: the
@@ -117,21 +118,23 @@ class Amqp1Driver(base.BaseDriver):
 
     def _start_send(self, address: str, body: dict[str, Any], *, retry: int | None,
                     deadline: float | None, ttl: float | None = None,
-                    durable: bool = True) -> concurrent.futures.Future[None]:
-        """Hand one body to the send connection; the future completes when the broker
-        settled it."""
+                    durable: bool = True, conn: Amqp1Connection | None = None
+                    ) -> concurrent.futures.Future[None]:
+        """Hand one body to ``conn`` (default: the send connection); the future completes
+        when the broker settled it."""
         if ttl is not None:
             # The request expires in the broker when its caller stops waiting, not later.
             remaining_ttl = ttl if deadline is None else deadline - time.monotonic()
             ttl = max(0.001, min(ttl, remaining_ttl))
         outgoing = Outgoing(wire.encode_body(body), durable=durable, ttl=ttl)
-        return self.send_connection().send(address, outgoing, retry)
+        return (conn or self.send_connection()).send(address, outgoing, retry)
 
     def _send(self, address: str, body: dict[str, Any], *, retry: int | None,
-              deadline: float | None, ttl: float | None = None, durable: bool = True) -> None:
+              deadline: float | None, ttl: float | None = None, durable: bool = True,
+              conn: Amqp1Connection | None = None) -> None:
         """Send one body and wait until the broker settled it (within ``deadline``)."""
         future = self._start_send(address, body, retry=retry, deadline=deadline, ttl=ttl,
-                                  durable=durable)
+                                  durable=durable, conn=conn)
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             future.result(remaining)
@@ -234,12 +237,15 @@ class Amqp1Driver(base.BaseDriver):
             describe=common.describe_call(target, message),
             deadline=None if per_value_timeout else deadline)
 
-    def send_reply(self, reply_q: str | None, msg_id: str | None,
-                   body: dict[str, Any]) -> None:
-        """Send a reply (or heartbeat) to the caller; never raises."""
+    def send_reply(self, reply_q: str | None, msg_id: str | None, body: dict[str, Any],
+                   conn: Amqp1Connection | None = None) -> None:
+        """Send a reply (or heartbeat) to the caller; never raises. An RPC server passes
+        its listener's connection: the reply leaves from the I/O thread that read the
+        request, so a server runs one connection and one I/O thread, not two."""
         try:
             self._send(self.addresses.reply_target(reply_q, msg_id), body, retry=None,
-                       deadline=time.monotonic() + REPLY_SEND_TIMEOUT, durable=False)
+                       deadline=time.monotonic() + REPLY_SEND_TIMEOUT, durable=False,
+                       conn=conn)
         except (DeadlineExceeded, MessageDeliveryFailure, ValueError) as exc:
             LOG.error("Could not send the reply to message ID %s: %s", msg_id, exc)
         except Exception:

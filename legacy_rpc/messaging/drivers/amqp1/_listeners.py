@@ -28,7 +28,11 @@ from proton import Delivery
 
 from legacy_rpc.messaging import _mask, wire
 from legacy_rpc.messaging.drivers import base, common
-from legacy_rpc.messaging.drivers.amqp1._connection import Incoming, Subscriber
+from legacy_rpc.messaging.drivers.amqp1._connection import (
+    Amqp1Connection,
+    Incoming,
+    Subscriber,
+)
 
 if TYPE_CHECKING:
     from legacy_rpc.messaging.drivers.amqp1._driver import Amqp1Driver
@@ -54,12 +58,14 @@ def body_of(incoming: Incoming) -> bytes | str:
 
 
 class Amqp1RpcIncoming(base.RpcIncomingMessage):
-    def __init__(self, driver: Amqp1Driver, request: wire.Request) -> None:
+    def __init__(self, driver: Amqp1Driver, request: wire.Request,
+                 conn: Amqp1Connection) -> None:
         super().__init__(**self.fields_of(request))
         self._driver = driver
+        self._conn = conn
 
     def transmit_reply(self, body: dict[str, Any]) -> None:
-        self._driver.send_reply(self.reply_q, self.msg_id, body)
+        self._driver.send_reply(self.reply_q, self.msg_id, body, conn=self._conn)
 
 
 class Amqp1NotificationIncoming(base.IncomingMessage):
@@ -212,7 +218,7 @@ class RpcListener(_Listener):
             LOG.info("Ignoring duplicate message %s on %s", parsed.unique_id,
                      incoming.address)
             return None
-        return Amqp1RpcIncoming(self._driver, parsed)
+        return Amqp1RpcIncoming(self._driver, parsed, self._conn)
 
 
 class NotificationListener(_Listener):
