@@ -61,7 +61,7 @@ def test_a_call_runs_at_once_in_the_calling_thread_when_nobody_drives(loop: IOLo
     ran: list[threading.Thread] = []
 
     def inline() -> bool:
-        loop.drive(0)  # the loop thread steps aside for IDLE_AFTER after another driver
+        loop.drive(0.05)  # the loop thread steps aside for IDLE_AFTER after another driver
         ran.clear()
         loop.call(lambda: ran.append(threading.current_thread()))
         return ran == [threading.current_thread()]  # not queued for another thread

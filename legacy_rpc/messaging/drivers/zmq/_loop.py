@@ -73,28 +73,50 @@ class _Waker:
             os.set_blocking(self.fd, False)
             os.set_blocking(self._write_fd, False)
         self._pending = False
+        self._closed = False
         self._lock = threading.Lock()
 
     def wake(self) -> None:
-        with self._lock:
-            if self._pending:
+        with self._lock:  # also against close(): a late wake must not write a closed fd
+            if self._pending or self._closed:
                 return
             self._pending = True
-        with contextlib.suppress(BlockingIOError):  # already readable
-            os.write(self._write_fd, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            with contextlib.suppress(BlockingIOError):  # already readable
+                os.write(self._write_fd, b"\x01\x00\x00\x00\x00\x00\x00\x00")
 
     def clear(self) -> None:
         """Consume the wake-up (a wake racing with this is seen by the caller's next look
-        at its queue, which comes after)."""
+        at its queue, which comes after). Only the driving thread clears, before close."""
         with contextlib.suppress(BlockingIOError):
             os.read(self.fd, 4096)
         with self._lock:
             self._pending = False
 
     def close(self) -> None:
-        os.close(self.fd)
-        if self._write_fd != self.fd:  # pragma: no cover - not Linux
-            os.close(self._write_fd)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self.fd)
+            if self._write_fd != self.fd:  # pragma: no cover - not Linux
+                os.close(self._write_fd)
+
+
+class _Command:
+    """A function handed to the loop; ``done`` once it ran (or was dropped at close)."""
+
+    __slots__ = ("done", "event", "func")
+
+    def __init__(self, func: Callable[[], None]) -> None:
+        self.func = func
+        self.done = False
+        self.event: threading.Event | None = None
+
+    def finish(self) -> None:
+        self.done = True  # before reading event: see IOLoop.call
+        event = self.event
+        if event is not None:
+            event.set()
 
 
 class IOLoop:
@@ -106,7 +128,7 @@ class IOLoop:
         self.name = name
         self._poller = zmq.Poller()
         self._handlers: dict[Any, Handler] = {}
-        self._commands: collections.deque[Callable[[], None]] = collections.deque()
+        self._commands: collections.deque[_Command] = collections.deque()
         self._lock = threading.Lock()        # guards _commands and _wanting
         self._drive = threading.Lock()       # held by the thread that uses the sockets
         self._driver: threading.Thread | None = None
@@ -125,13 +147,16 @@ class IOLoop:
 
     # ------------------------------------------------------------------ any thread
 
-    def call(self, func: Callable[[], None]) -> None:
+    def call(self, func: Callable[[], None], wait: float | None = None) -> None:
         """Run ``func`` with the sockets, in order of calls: at once in this thread when
-        nobody drives the loop, else soon in the thread that does."""
+        nobody drives the loop, else soon in the thread that does. With ``wait``, a call
+        handed to another thread waits until it ran, up to ``wait`` seconds (so that a
+        sender's flow control counts what it sent, not what waits to be sent)."""
+        command = _Command(func)
         with self._lock:
             if not self._running:
                 return
-            self._commands.append(func)
+            self._commands.append(command)
         if self._drive.acquire(blocking=False):
             self._driver = threading.current_thread()
             try:
@@ -139,9 +164,13 @@ class IOLoop:
                     self._run_commands()
             finally:
                 self._let_go()
-        else:
-            self._waker.wake()
-            self._idle.set()  # the loop thread, if idle, takes them when the driver lets go
+            return
+        self._waker.wake()
+        self._idle.set()  # the loop thread, if idle, takes them when the driver lets go
+        if wait is not None and wait > 0 and not self.in_loop():
+            event = command.event = threading.Event()
+            if not command.done:  # read after setting event: finish() sets done first
+                event.wait(wait)
 
     def drive(self, timeout: float | None) -> None:
         """Drive the loop in this thread for one turn, waiting up to ``timeout`` seconds
@@ -229,7 +258,8 @@ class IOLoop:
                 commands = list(self._commands)
                 self._commands.clear()
             for command in commands:
-                self._safely(command)
+                self._safely(command.func)
+                command.finish()
 
     def _safely(self, func: Callable[[], None]) -> None:
         try:
@@ -311,7 +341,10 @@ class IOLoop:
         """(Loop thread) close every socket, once no other thread drives the loop."""
         with self._lock:
             self._running = False
+            dropped = list(self._commands)
             self._commands.clear()
+        for command in dropped:
+            command.finish()
         with self._drive:
             for socket in list(self._handlers):
                 socket.close()  # with the socket's own LINGER: replies still get out

@@ -75,6 +75,9 @@ class Sender:
         self._loop = IOLoop(context, "legacy-rpc-zmq-sender")
         self._peers: dict[str, Any] = {}                       # address -> DEALER
         self._backlog: dict[str, collections.deque[Outgoing]] = {}
+        self._backlogged = 0                  # messages in every backlog (driving thread)
+        self._room = threading.Condition()    # notified when backlogs shrink
+        self._closed = False
         self._pending: list[Outgoing] = []
         self._retrying = False
         self._rr: dict[tuple[str, str], itertools.count[int]] = {}
@@ -107,8 +110,33 @@ class Sender:
         except Exception as exc:
             LOG.warning("Matchmaker lookup of %s failed: %s", key, _mask.mask_text(str(exc)))
             members = []
+        self._wait_for_room(key, expires)
         outgoing = Outgoing(key, body, expires, keep_for=keep_for)
-        self._loop.call(lambda: self._route(outgoing, members))
+        self._loop.call(lambda: self._route(outgoing, members),
+                        wait=expires - time.monotonic())
+
+    def _wait_for_room(self, key: str, expires: float) -> None:
+        """Flow control: while ``send_queue_limit`` messages wait for slow peers (their
+        inboxes full, ZeroMQ's queues too), the sending thread waits for room (until the
+        message's expiry) instead of queueing more only to drop them, as a broker blocks
+        publishers that outrun their consumers."""
+        if self._backlogged < self._limit or self._loop.in_loop():
+            return
+        LOG.debug("Sending to %s waits: %d messages wait for slow peers", key,
+                  self._backlogged)
+        with self._room:
+            while self._backlogged >= self._limit and not self._closed:
+                remaining = expires - time.monotonic()
+                if remaining <= 0:
+                    return  # sent on, and dropped with an error if there is still no room
+                self._room.wait(min(remaining, 1.0))  # re-checked: no lost notification
+
+    def _backlog_changed(self, delta: int) -> None:
+        """(Driving thread) count what backlogs hold; wake senders waiting for room."""
+        self._backlogged += delta
+        if delta < 0 and self._backlogged < self._limit:
+            with self._room:
+                self._room.notify_all()
 
     def read_replies(self, timeout: float) -> None:
         """Read replies in the calling thread for up to ``timeout`` seconds (the waiting
@@ -116,6 +144,9 @@ class Sender:
         self._loop.drive(timeout)
 
     def close(self) -> None:
+        with self._room:
+            self._closed = True
+            self._room.notify_all()
         self._loop.close()
 
     # ------------------------------------------------------------------ loop thread
@@ -139,8 +170,8 @@ class Sender:
 
     def _route(self, outgoing: Outgoing, members: list[str]) -> None:
         if time.monotonic() >= outgoing.expires:
-            LOG.warning("Dropping a message to %s: no receiver took it in time",
-                        outgoing.key)
+            LOG.error("Dropping a message to %s: no receiver took it in time (the call's "
+                      "timeout or pending_ttl)", outgoing.key)
             return
         chosen = self._choose(outgoing, members)
         if outgoing.keep_for is not None and outgoing.queue is None and chosen and all(
@@ -223,22 +254,29 @@ class Sender:
             return
         outgoing.queued_at = time.monotonic()
         backlog.append(outgoing)
+        self._backlog_changed(1)
         if len(backlog) == 1:
             self._loop.modify(self._peers[address], zmq.POLLIN | zmq.POLLOUT)
             self._loop.later(REROUTE_AFTER, lambda: self._check_backlog(address))
 
     def _flush(self, address: str, socket: Any) -> None:
         backlog = self._backlog.get(address)
-        while backlog:
-            outgoing = backlog[0]
-            try:
-                _frames.send(socket, _frames.build(_frames.MESSAGE, outgoing.key,
-                                                   outgoing.queue or "", outgoing.body))
-            except zmq.Again:
-                return
-            backlog.popleft()
-        self._backlog.pop(address, None)
-        self._loop.modify(socket, zmq.POLLIN)
+        sent = 0
+        try:
+            while backlog:
+                outgoing = backlog[0]
+                try:
+                    _frames.send(socket, _frames.build(_frames.MESSAGE, outgoing.key,
+                                                       outgoing.queue or "", outgoing.body))
+                except zmq.Again:
+                    return
+                backlog.popleft()
+                sent += 1
+            self._backlog.pop(address, None)
+            self._loop.modify(socket, zmq.POLLIN)
+        finally:
+            if sent:
+                self._backlog_changed(-sent)
 
     def _check_backlog(self, address: str) -> None:
         """Route again what waited too long for ``address``; forget the peer if it is dead."""
@@ -253,6 +291,7 @@ class Sender:
         LOG.warning("Peer %s has not taken messages for %.1fs; routing %d of them again",
                     address, REROUTE_AFTER, len(backlog))
         self._backlog.pop(address, None)
+        self._backlog_changed(-len(backlog))
         socket = self._peers.pop(address, None)
         if socket is not None:
             # A peer that is alive but slow (its inbox full) still gets what ZeroMQ queued
