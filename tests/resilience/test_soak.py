@@ -42,13 +42,13 @@ def _load_soak() -> ModuleType:
 
 soak = _load_soak()
 
-#: Per scenario: 15-20 s of load with one or two faults, then the quiet period. The whole
+#: Per scenario: 12-18 s of load with one or two faults, then the quiet period. The whole
 #: module takes about 1.5 minutes on 2 cores, node starts included.
 SHORT: dict[str, dict[str, Any]] = {
-    "kills": {"duration": 15.0, "first_fault": 4.0, "kill_interval": 5.0},
+    "kills": {"duration": 12.0, "first_fault": 4.0, "kill_interval": 5.0},
     "restarts": {"duration": 18.0, "first_fault": 5.0, "restart_interval": 60.0,
                  "downtime": 2.0},
-    "cluster": {"duration": 18.0, "first_fault": 4.0, "cluster_interval": 60.0,
+    "cluster": {"duration": 15.0, "first_fault": 4.0, "cluster_interval": 60.0,
                 "downtime": 2.0},
 }
 
