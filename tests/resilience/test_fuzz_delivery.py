@@ -83,7 +83,7 @@ TOPIC, SERVER, NOTE_TOPIC = "fuzz", "s1", "fuzznote"
 EXCHANGE = "openstack"
 CALL_TIMEOUT = 5.0
 
-EXAMPLES = 100         # hypothesis batches (plus the explicit bulk one)
+EXAMPLES = 150         # hypothesis batches (plus the explicit bulk one)
 BATCH_MIN, BATCH_MAX = 8, 30  # generated messages per batch
 MUTANTS_MAX = 40       # cheap mutants added to a batch
 BULK = 2000            # mutants of the one bulk batch
