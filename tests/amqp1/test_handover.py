@@ -213,7 +213,7 @@ class _NeverSettled:
     def __init__(self) -> None:
         self.futures: list[concurrent.futures.Future[None]] = []
 
-    def send(self, address: str, outgoing: Any, retry: Any = None
+    def send(self, address: str, outgoing: Any, retry: Any = None, optional: bool = False
              ) -> concurrent.futures.Future[None]:
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
         self.futures.append(future)

@@ -19,7 +19,11 @@ broker meet the same queues:
   default (control) exchange; another exchange prefixes the name (``<exchange>.<topic>``),
   so that exchanges still scope topics. Senders use the same address, so a cast sent before
   any server listens waits in the queue.
-- Fanout: ``/topic/legacy_rpc.fanout.<topic>``; every server has its own queue.
+- Fanout: ``/topic/legacy_rpc.fanout.<topic>``; every server has its own queue. To meet
+  0-9-1 peers, whose fanout is the exchange ``<topic>_fanout`` (declared by their servers
+  and senders, not creatable here), servers also attach ``/exchange/<topic>_fanout/<topic>``
+  and senders also send there, both only while that exchange exists; a server that gets a
+  message both ways drops the second copy (same ``_unique_id``).
 - Notifications: ``/queue/<topic>.<priority>`` (same queue as the rabbit driver's).
   Listener pools (each pool a copy) need a binding per pool: not available.
 - Replies: the caller reads ``/queue/reply_<id>``; a server answers ``/amq/queue/<reply_q>``
@@ -69,6 +73,11 @@ class AddressScheme:
     def subscription(self, sub: Subscription) -> str:
         raise NotImplementedError
 
+    def foreign_fanout(self, topic: str) -> str | None:
+        """Where 0-9-1 peers fan a topic out, if this broker lets AMQP 1.0 clients meet
+        them there (the address may not exist: an optional link)."""
+        return None
+
     def reply_source(self, name: str) -> str:
         raise NotImplementedError
 
@@ -102,6 +111,11 @@ class RabbitMQ3Scheme(AddressScheme):
                 f"queue {sub.queue!r} for topic {sub.routing_key!r} is a pool: it needs a "
                 "binding, which AMQP 1.0 clients of RabbitMQ 3.x cannot create")
         return f"/queue/{own}"
+
+    def foreign_fanout(self, topic: str) -> str | None:
+        # The rabbit driver's and oslo.messaging's fanout exchange; a fanout exchange
+        # ignores the routing key, the topic is there for the 0-9-1 consumer to see.
+        return f"/exchange/{valid_name(topic)}_fanout/{topic}"
 
     def reply_source(self, name: str) -> str:
         return f"/queue/{valid_name(name)}"

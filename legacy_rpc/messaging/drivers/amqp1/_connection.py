@@ -15,6 +15,13 @@ known to have arrived: its send fails with :class:`PublishOutcomeUnknown` rather
 sent twice. Messages not sent yet wait for the next connection (within their callers'
 deadlines and ``retry`` budgets). Deliveries received on a lost connection cannot be settled
 any more: the broker gives them to a consumer again.
+
+An *optional* address (``Subscriber.optional``, ``send(optional=True)``) names something
+that may not exist, such as the fanout exchange of 0-9-1 peers: its link gets a session of
+its own, because RabbitMQ ends the whole session when an attach names a missing exchange.
+While it is missing, a receiver is attached again quietly every :data:`OPTIONAL_RETRY`
+seconds and a send to it completes at once without sending (nobody could receive it);
+neither makes the connection degraded.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import atexit
 import collections
 import concurrent.futures
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -55,6 +63,7 @@ __all__ = ["Amqp1Connection", "ConnectionPlan", "Incoming", "Outgoing", "Subscri
 
 CLOSE_TIMEOUT = 10.0
 MAX_SENDERS = 64  # sender links kept open per connection (least recently used go first)
+OPTIONAL_RETRY = 2.0  # seconds between attempts to attach to a missing optional address
 _ids = itertools.count(1)
 
 
@@ -99,6 +108,7 @@ class Subscriber:
     on_incoming: Callable[[Incoming], None]
     auto_accept: bool = False
     active: bool = True
+    optional: bool = False  # may not exist (see the module docstring): retried quietly
     key: int = field(default_factory=lambda: next(_ids))
     failed: str | None = None
     owed: int = 0  # credit not given back yet for settled deliveries (I/O thread only)
@@ -131,6 +141,7 @@ class _Send:
     future: concurrent.futures.Future[None]
     retry: int | None
     attempts: int = 0
+    optional: bool = False
 
 
 class _Waker:
@@ -226,6 +237,17 @@ def _link_name() -> str:
     return f"legacy-rpc-{uuid.uuid4().hex}"
 
 
+def _links_of(session: Any) -> list[Any]:
+    """The links of one session (proton lists a connection's links, not a session's)."""
+    links = []
+    link = session.connection.link_head(0)
+    while link is not None:
+        if link.session == session:
+            links.append(link)
+        link = link.next(0)
+    return links
+
+
 def _set(future: concurrent.futures.Future[Any], result: Any = None,
          exc: BaseException | None = None) -> None:
     if future.done():
@@ -257,6 +279,7 @@ class Amqp1Connection(MessagingHandler):
         self._last_error: str | None = None
         self._fatal: str | None = None
         self._senders: collections.OrderedDict[str, Any] = collections.OrderedDict()
+        self._missing: dict[str, float] = {}  # optional address -> when to look again
         self._in_flight: dict[tuple[str, Any], _Send] = {}
         self._waiting: collections.deque[_Send] = collections.deque()
         self._subs: dict[int, Subscriber] = {}
@@ -423,6 +446,8 @@ class Amqp1Connection(MessagingHandler):
         connection is replaced as if it had been lost."""
         if event.connection != self._conn:
             return
+        if self._optional_failed(event.session, event.session.remote_condition):
+            return
         self._abandon(f"the broker ended the session: "
                       f"{describe(event.session.remote_condition)}")
 
@@ -449,6 +474,7 @@ class Amqp1Connection(MessagingHandler):
         self._generation += 1
         self._conn = None
         self._senders.clear()
+        self._missing.clear()
         self._by_link.clear()
         self._receivers.clear()
         self._unsettled.clear()
@@ -486,13 +512,14 @@ class Amqp1Connection(MessagingHandler):
 
     # ---------------------------------------------------------------- sending
 
-    def send(self, address: str, outgoing: Outgoing, retry: int | None = None
-             ) -> concurrent.futures.Future[None]:
+    def send(self, address: str, outgoing: Outgoing, retry: int | None = None,
+             optional: bool = False) -> concurrent.futures.Future[None]:
         """Send ``outgoing`` to ``address``; the future completes when the broker settled
         it (accepted), or fails (refused, connection lost while in flight, no connection
-        within ``retry`` attempts). Cancel the future to give up before it is sent."""
+        within ``retry`` attempts). Cancel the future to give up before it is sent. An
+        ``optional`` address that does not exist completes the future without sending."""
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
-        send = _Send(address, outgoing, future, retry)
+        send = _Send(address, outgoing, future, retry, optional=optional)
         self.submit(lambda: self._send_now(send))
         return future
 
@@ -512,14 +539,18 @@ class Amqp1Connection(MessagingHandler):
             else:
                 self._waiting.append(send)
             return
+        if send.optional and self._missing.get(send.address, 0.0) > self._container.now:
+            _set(send.future)  # it does not exist: nobody could receive the message
+            return
         try:
             sender = self._senders.get(send.address)
             if sender is not None:
                 self._senders.move_to_end(send.address)
             else:
                 self._trim_senders()
-                sender = self._container.create_sender(self._conn, target=send.address,
-                                                       name=_link_name())
+                sender = self._container.create_sender(
+                    self._own_session() if send.optional else self._conn,
+                    target=send.address, name=_link_name())
                 self._senders[send.address] = sender
             delivery = sender.send(send.outgoing.message())
             assert isinstance(delivery, Delivery)
@@ -538,6 +569,8 @@ class Amqp1Connection(MessagingHandler):
             if sender.name not in busy:
                 del self._senders[address]
                 sender.close()
+                if getattr(sender.session, "legacy_optional", False):
+                    sender.session.close()
                 return
 
     def _settled_send(self, event: Any) -> _Send | None:
@@ -572,6 +605,8 @@ class Amqp1Connection(MessagingHandler):
             return
         link = event.link
         condition = link.remote_condition
+        if self._optional_failed(link.session, condition):
+            return
         reason = describe(condition)
         kind = classify(getattr(condition, "name", None))
         if link.is_sender:
@@ -595,9 +630,8 @@ class Amqp1Connection(MessagingHandler):
         LOG.error("%s: the broker detached the receiver of %s (%s); attaching it again",
                   self.name, sub.address, reason)
         delay = self._opts.connection_retry_interval or 0.5
-        generation = self._generation
-        self._container.schedule(delay, _Timer(
-            lambda: self._attach(sub) if generation == self._generation else None))
+        self._container.schedule(delay, _Timer(functools.partial(self._reattach, sub,
+                                                                 self._generation)))
 
     def subscribe(self, sub: Subscriber) -> None:
         """Keep a receiver attached to ``sub.address`` (thread-safe)."""
@@ -610,8 +644,9 @@ class Amqp1Connection(MessagingHandler):
     def _attach(self, sub: Subscriber) -> None:
         if sub.key not in self._subs or not self._connected or sub.key in self._receivers:
             return
-        receiver = self._container.create_receiver(self._conn, source=sub.address,
-                                                   name=_link_name())
+        receiver = self._container.create_receiver(
+            self._own_session() if sub.optional else self._conn, source=sub.address,
+            name=_link_name())
         self._receivers[sub.key] = receiver
         self._by_link[receiver.name] = sub
         sub.owed = 0
@@ -639,7 +674,57 @@ class Amqp1Connection(MessagingHandler):
                 self._by_link.pop(receiver.name, None)
                 self._forget_deliveries(receiver.name)
                 receiver.close()
+                if sub.optional:
+                    receiver.session.close()
         self.submit(remove)
+
+    def _reattach(self, sub: Subscriber, generation: int) -> None:
+        """Attach ``sub`` again, unless its connection was replaced meanwhile (the new one
+        attached every receiver already)."""
+        if generation == self._generation:
+            self._attach(sub)
+
+    # ---------------------------------------------------------------- optional addresses
+
+    def _own_session(self) -> Any:
+        """A session for one optional link: its failure must not end the shared one."""
+        session = self._conn.session()
+        session.legacy_optional = True  # kept by proton with the session (its attributes)
+        session.open()
+        return session
+
+    def _optional_failed(self, session: Any, condition: Any) -> bool:
+        """An optional link's session or link was ended by the broker (its address does not
+        exist, or no longer): forget its link quietly, settle its sends as not needed, and
+        try a receiver again later. Says whether it was such a link."""
+        if not getattr(session, "legacy_optional", False):
+            return False
+        reason = describe(condition)
+        # "Not found" is the expected answer; anything else (say, no permission) is told.
+        log = (LOG.debug if getattr(condition, "name", None) == "amqp:not-found"
+               else LOG.warning)
+        for link in _links_of(session):
+            if link.is_sender:
+                address = link.target.address or ""
+                if self._senders.get(address) == link:
+                    del self._senders[address]
+                self._missing[address] = self._container.now + OPTIONAL_RETRY
+                for key in [k for k in self._in_flight if k[0] == link.name]:
+                    _set(self._in_flight.pop(key).future)
+                log("%s: not sending to %s for now (%s)", self.name, address, reason)
+                continue
+            sub = self._by_link.pop(link.name, None)
+            if sub is None or self._receivers.get(sub.key) != link:
+                continue
+            del self._receivers[sub.key]
+            self._forget_deliveries(link.name)
+            log("%s: %s is not there (%s); looking again in %.0fs", self.name,
+                sub.address, reason, OPTIONAL_RETRY)
+            self._container.schedule(OPTIONAL_RETRY,
+                                     _Timer(functools.partial(self._reattach, sub,
+                                                              self._generation)))
+        session.close()
+        return True
 
     def on_message(self, event: Any) -> None:
         if event.connection != self._conn:

@@ -118,8 +118,8 @@ class Amqp1Driver(base.BaseDriver):
 
     def _start_send(self, address: str, body: dict[str, Any], *, retry: int | None,
                     deadline: float | None, ttl: float | None = None,
-                    durable: bool = True, conn: Amqp1Connection | None = None
-                    ) -> concurrent.futures.Future[None]:
+                    durable: bool = True, conn: Amqp1Connection | None = None,
+                    optional: bool = False) -> concurrent.futures.Future[None]:
         """Hand one body to ``conn`` (default: the send connection); the future completes
         when the broker settled it."""
         if ttl is not None:
@@ -127,19 +127,28 @@ class Amqp1Driver(base.BaseDriver):
             remaining_ttl = ttl if deadline is None else deadline - time.monotonic()
             ttl = max(0.001, min(ttl, remaining_ttl))
         outgoing = Outgoing(wire.encode_body(body), durable=durable, ttl=ttl)
-        return (conn or self.send_connection()).send(address, outgoing, retry)
+        return (conn or self.send_connection()).send(address, outgoing, retry, optional=optional)
 
     def _send(self, address: str, body: dict[str, Any], *, retry: int | None,
               deadline: float | None, ttl: float | None = None, durable: bool = True,
-              conn: Amqp1Connection | None = None) -> None:
-        """Send one body and wait until the broker settled it (within ``deadline``)."""
-        future = self._start_send(address, body, retry=retry, deadline=deadline, ttl=ttl,
-                                  durable=durable, conn=conn)
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+              conn: Amqp1Connection | None = None, also: str | None = None) -> None:
+        """Send one body and wait until the broker settled it (within ``deadline``);
+        ``also`` is an optional address that gets it too where it exists."""
+        conn = conn or self.send_connection()
+        futures = [self._start_send(address, body, retry=retry, deadline=deadline, ttl=ttl,
+                                    durable=durable, conn=conn)]
+        if also is not None:
+            futures.append(self._start_send(also, body, retry=retry, deadline=deadline,
+                                            ttl=ttl, durable=durable, conn=conn,
+                                            optional=True))
         try:
-            future.result(remaining)
+            for future in futures:
+                remaining = (None if deadline is None
+                             else max(0.0, deadline - time.monotonic()))
+                future.result(remaining)
         except concurrent.futures.TimeoutError:
-            future.cancel()
+            for future in futures:
+                future.cancel()
             raise DeadlineExceeded(f"the broker did not take the message to {address} in "
                                    "time") from None
 
@@ -157,8 +166,10 @@ class Amqp1Driver(base.BaseDriver):
                          deadline: float | None = None, ttl: float | None = None,
                          is_call: bool = False) -> None:
         target, address = self._request_address(target)
+        assert target.topic
+        also = self.addresses.foreign_fanout(target.topic) if target.fanout else None
         try:
-            self._send(address, body, retry=retry, deadline=deadline, ttl=ttl)
+            self._send(address, body, retry=retry, deadline=deadline, ttl=ttl, also=also)
         except PublishOutcomeUnknown:
             if not is_call:
                 raise
@@ -281,15 +292,19 @@ class Amqp1Driver(base.BaseDriver):
                              batch_size: int = 1,
                              batch_timeout: float | None = None) -> base.Listener:
         addresses: list[str] = []
+        twins: dict[str, str] = {}
         for sub in subscriptions:
             address = self.addresses.subscription(sub)
             if address not in addresses:
                 addresses.append(address)
+            foreign = self.addresses.foreign_fanout(sub.routing_key) if sub.fanout else None
+            if foreign is not None:
+                twins[foreign] = address
         listener_cls = {"rpc": RpcListener, "notification": NotificationListener,
                         "raw": RawListener}[kind]
         credit = (self.options.rpc_server_credit if kind == "rpc"
                   else self.options.notify_server_credit)
-        listener = listener_cls(self, addresses, credit)
+        listener = listener_cls(self, addresses, credit, twins)
         return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)
 
     # ----------------------------------------------------------------- test hooks

@@ -97,7 +97,11 @@ class _Listener(base.PollStyleListener):
     kind: str  # one of base.LISTEN_KINDS, set by each subclass
     accept_on_arrival = False  # RPC requests: accepted by the I/O thread as they arrive
 
-    def __init__(self, driver: Amqp1Driver, addresses: list[str], credit: int) -> None:
+    def __init__(self, driver: Amqp1Driver, addresses: list[str], credit: int,
+                 twins: dict[str, str] | None = None) -> None:
+        """``twins`` maps an optional address (one that may not exist) to the address of
+        ``addresses`` that gets the same messages from this driver's senders: a message
+        that comes both ways is expected, its second copy dropped without a word."""
         super().__init__(credit)
         self._driver = driver
         self._conn = driver.new_connection(f"{self.kind}-listener")
@@ -108,6 +112,10 @@ class _Listener(base.PollStyleListener):
         self._dedup = common.DuplicateFilter()
         self._subs = [Subscriber(address, credit, self._on_incoming, active=False)
                       for address in addresses]
+        twins = twins or {}
+        self._subs += [Subscriber(address, credit, self._on_incoming, active=False,
+                                  optional=True) for address in twins]
+        self._twins = set(twins) | set(twins.values())
         for sub in self._subs:
             self._conn.subscribe(sub)
 
@@ -215,8 +223,8 @@ class RpcListener(_Listener):
                      incoming.address)
             return None
         if self._dedup.seen(parsed.unique_id):
-            LOG.info("Ignoring duplicate message %s on %s", parsed.unique_id,
-                     incoming.address)
+            log = LOG.debug if incoming.address in self._twins else LOG.info
+            log("Ignoring duplicate message %s on %s", parsed.unique_id, incoming.address)
             return None
         return Amqp1RpcIncoming(self._driver, parsed, self._conn)
 
