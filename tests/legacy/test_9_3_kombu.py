@@ -22,6 +22,7 @@ from legacy_rpc.messaging.drivers.rabbit._opts import load_options
 from legacy_rpc.messaging.drivers.rabbit._topology import Topology
 from legacy_rpc.messaging.transport import TransportHost
 from legacy_rpc.rpc import _transport_url, common
+from tests.helpers import amqp_params, wait_for
 from tests.legacy.conftest import TIMEOUT, LegacyEnv, Recorder
 from tests.legacy.test_9_1_shared_suite import MSG_ECHO_42, Receiver
 
@@ -178,10 +179,27 @@ def test_9_3_message_ttl_on_timeout(legacy: LegacyEnv, context: Any) -> None:
     legacy.consumer(topic, [Receiver()], start=False).close()  # declares the queue only
     with pytest.raises(common.Timeout):
         rpc.call(context, topic, {"method": "echo", "args": {"value": "expired"}}, timeout=1)
+    if legacy.backend == "rabbit" and legacy.rabbit_url is not None:
+        # The TTL runs from when the broker queued the request, a little after the caller
+        # sent it: wait until the broker dropped it, not until the caller gave up.
+        wait_for(lambda: _queued(legacy.rabbit_url or "", topic) == 0,
+                 message="the broker still holds the expired request")
     receiver = Receiver()
     legacy.consumer(topic, [receiver])
     assert rpc.call(context, topic, {"method": "echo", "args": {"value": "fresh"}}) == "fresh"
     assert receiver.recorder.items == ["fresh"]
+
+
+def _queued(url: str, queue: str) -> int:
+    """How many messages the broker holds ready in ``queue`` (a passive declare)."""
+    import amqp
+
+    conn = amqp.Connection(**amqp_params(url))
+    conn.connect()
+    try:
+        return int(conn.channel().queue_declare(queue, passive=True).message_count)
+    finally:
+        conn.close()
 
 
 # --------------------------------------------------------------------------- exceptions
