@@ -6,6 +6,7 @@ the driver's own; the broker tests check the same paths end to end."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import sys
 import threading
@@ -25,7 +26,7 @@ pytest.importorskip("proton", reason="python-qpid-proton (legacy-rpc[amqp1]) is 
 from proton import Delivery
 
 from legacy_rpc.messaging.drivers.amqp1 import _listeners
-from legacy_rpc.messaging.drivers.amqp1._connection import Incoming, _Waker
+from legacy_rpc.messaging.drivers.amqp1._connection import Incoming, Outgoing, Subscriber, _Waker
 from legacy_rpc.messaging.drivers.amqp1._errors import BrokerRefused, PublishOutcomeUnknown
 
 
@@ -316,4 +317,49 @@ def test_small_credit_windows_keep_flowing(amqp1_url: str, credit: int) -> None:
     finally:
         server.stop()
         server.wait()
+        transport.cleanup()
+
+
+@pytest.mark.broker
+def test_sends_from_many_threads_arrive_in_each_threads_order(amqp1_url: str) -> None:
+    """A send is written by the sending thread itself when the I/O thread waits for its
+    sockets, else by the I/O thread: with 4 threads racing each other and the I/O thread,
+    both happen, every send is settled, and each thread's messages arrive in its order."""
+    transport = messaging.get_rpc_transport(_conf(), amqp1_url)
+    driver: Any = transport._driver
+    queue = f"/queue/handover-{uuid.uuid4().hex[:8]}"
+    got: list[tuple[int, int]] = []
+    receiving = driver.new_connection("test-receiver")
+
+    def on_incoming(incoming: Incoming) -> None:  # on the receiver's I/O thread
+        assert isinstance(incoming.body, bytes)
+        thread, n = json.loads(incoming.body)
+        got.append((thread, n))
+        receiving.settle_here(incoming, Delivery.ACCEPTED)
+
+    sub = Subscriber(queue, 50, on_incoming)
+    receiving.subscribe(sub)
+    sending = driver.new_connection("test-sender")
+    per_thread = 150
+
+    def send_all(thread: int) -> None:
+        # Not waiting for each outcome: a send queued for the I/O thread must not be
+        # overtaken by the same thread's next, direct one.
+        futures = [sending.send(queue, Outgoing(json.dumps([thread, n]).encode()))
+                   for n in range(per_thread)]
+        for future in futures:
+            future.result(20)
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(send_all, range(4)))
+        wait_for(lambda: len(got) == 4 * per_thread, timeout=20,
+                 message=lambda: f"{len(got)} of {4 * per_thread} arrived")
+        for thread in range(4):
+            assert [n for t, n in got if t == thread] == list(range(per_thread))
+        assert sending.direct_runs > 0
+    finally:
+        receiving.unsubscribe(sub)
+        receiving.close()
+        sending.close()
         transport.cleanup()

@@ -1,13 +1,17 @@
-"""One AMQP 1.0 connection, owned by its own I/O thread (a proton ``Container``).
+"""One AMQP 1.0 connection, with its own I/O thread (a proton ``Container``).
 
-proton is event-driven and not thread-safe: everything that touches the connection, its
-links and deliveries runs on the I/O thread, and no proton object crosses threads (messages
-travel as :class:`Outgoing` / :class:`Incoming` plain data; a proton wrapper dropped on
-another thread would change the connection's C state there). Other threads hand work over with
-:meth:`Amqp1Connection.submit` (a task queue and a pipe the container selects on, written
-only when no wake-up is pending yet: :class:`_Waker`) and wait on a ``Future`` with a
-deadline; nothing polls. Code already on the I/O thread (a subscriber's ``on_incoming``)
-settles deliveries at once with :meth:`Amqp1Connection.settle_here`, without a hand-over.
+proton is event-driven and not thread-safe: whoever touches the connection, its links and
+deliveries holds its *drive lock*. The I/O thread holds it while it handles events and lets
+it go only while it waits for its sockets (:class:`_DrivenSelector`). No proton object
+leaves the lock (messages travel as :class:`Outgoing` / :class:`Incoming` plain data; a
+proton wrapper dropped elsewhere would change the connection's C state there). Other
+threads hand work over with :meth:`Amqp1Connection.submit` (a task queue and a pipe the
+container selects on, written only when no wake-up is pending yet: :class:`_Waker`) and
+wait on a ``Future`` with a deadline; nothing polls. A send is *direct*: if the I/O thread
+is waiting for its sockets, the sending thread takes the lock and writes the message itself
+(one hand-over less per send), then wakes the I/O thread for what follows. Code already on
+the I/O thread (a subscriber's ``on_incoming``) settles deliveries at once with
+:meth:`Amqp1Connection.settle_here`.
 
 The connection reconnects by itself, with backoff and failover over the hosts, and then
 attaches every receiver again. A message being sent when the connection is lost cannot be
@@ -35,7 +39,9 @@ import itertools
 import logging
 import os
 import random
+import select
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
@@ -43,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proton import Delivery, Endpoint, Handler, Message, ProtonException, SSLDomain
+from proton._io import IO  # the selector the container's I/O handler uses
 from proton.handlers import IOHandler, MessagingHandler
 from proton.reactor import Container
 
@@ -64,6 +71,7 @@ __all__ = ["Amqp1Connection", "ConnectionPlan", "Incoming", "Outgoing", "Subscri
 CLOSE_TIMEOUT = 10.0
 MAX_SENDERS = 64  # sender links kept open per connection (least recently used go first)
 OPTIONAL_RETRY = 2.0  # seconds between attempts to attach to a missing optional address
+DIRECT_WAIT = 0.005  # seconds a sender waits for the I/O thread to reach its select
 _ids = itertools.count(1)
 
 
@@ -211,6 +219,47 @@ class _Waker:
             selectable.update()
 
 
+class _DrivenSelector(IO.Selector):
+    """Proton's selector, but its OS wait runs without the drive lock, so that another
+    thread can send meanwhile (:meth:`Amqp1Connection.submit` with ``direct``). What the
+    wait needs is copied under the lock; what it found is handled under it again."""
+
+    def __init__(self, drive: threading.Lock) -> None:
+        super().__init__()
+        self._drive = drive
+
+    def select(self, timeout: float | None) -> tuple[list[Any], list[Any], list[Any]]:
+        reading, writing = list(self._reading), list(self._writing)
+        wait = timeout
+        deadline: float | None = self._deadline  # typed None by proton, set by update()
+        if deadline is not None:
+            until = max(0.0, deadline - time.time())
+            wait = until if wait is None else min(wait, until)
+        self._drive.release()
+        try:
+            readable, writable, failed = select.select(reading, writing, writing, wait)
+        except InterruptedError:
+            readable, writable, failed = [], [], []
+        finally:
+            self._drive.acquire()
+        now = time.time()
+        expired = [s for s in self._selectables if s.deadline and now > s.deadline]
+        self._deadline = None
+        self.update_deadline()
+        return readable, writable + [s for s in failed if s not in writable], expired
+
+
+def _install_selector(container: Container, drive: threading.Lock) -> bool:
+    """Give the container's I/O handler a :class:`_DrivenSelector`; False where this
+    proton keeps it elsewhere (then every task runs on the I/O thread, as before)."""
+    handler = getattr(container.global_handler, "base", container.global_handler)
+    if not isinstance(handler, IOHandler) or not isinstance(
+            getattr(handler, "_selector", None), IO.Selector):
+        return False
+    handler._selector = _DrivenSelector(drive)
+    return True
+
+
 class _Timer(Handler):
     def __init__(self, action: Callable[[], None]) -> None:
         self._action = action
@@ -268,6 +317,11 @@ class Amqp1Connection(MessagingHandler):
         self.name = f"amqp1-{name}-{next(_ids)}"
         self._tasks: collections.deque[Callable[[], None]] = collections.deque()
         self._container = Container(self)
+        # Proton is not thread-safe: whoever touches it holds the drive lock. The I/O thread
+        # holds it except while it waits for its sockets, when a sender may take it.
+        self._drive = threading.Lock()
+        self._direct = _install_selector(self._container, self._drive)
+        self.direct_runs = 0  # times a sending thread wrote to the connection itself
         self._container.container_id = f"legacy-rpc-{self.name}-{uuid.uuid4().hex[:8]}"
         self._waker = _Waker(self._run_tasks)
         self._container.selectable(self._waker)  # type: ignore[arg-type]  # duck-typed
@@ -296,18 +350,41 @@ class Amqp1Connection(MessagingHandler):
     # ---------------------------------------------------------------- thread hand-over
 
     def _run(self) -> None:
-        while True:
-            try:
-                self._container.run()
-                return
-            except Exception:  # a bug in a handler must not end the connection's life
-                LOG.exception("The I/O thread of %s failed; it goes on", self.name)
-                if self._closing:
-                    return
+        """The container's loop (as ``Container.run``), holding the drive lock except while
+        it waits for its sockets (:class:`_DrivenSelector`)."""
+        container = self._container
+        with self._drive:
+            container.timeout = 3.14159265359
+            container.start()
+            while True:
+                try:
+                    running = container.process()
+                except Exception:  # a bug in a handler must not end the connection's life
+                    LOG.exception("The I/O thread of %s failed; it goes on", self.name)
+                    running = not self._closing
+                # Proton keeps what a handler raised in ``errors`` and says nothing.
+                for _, exc, tb in container.errors:
+                    LOG.error("A handler of %s failed; it goes on", self.name,
+                              exc_info=(type(exc), exc, tb))
+                container.errors.clear()
+                if not running:
+                    break
+            with contextlib.suppress(Exception):
+                container.stop()
+                container.process()
 
-    def submit(self, task: Callable[[], None]) -> None:
-        """Run ``task`` on the I/O thread (thread-safe; never blocks)."""
+    def submit(self, task: Callable[[], None], direct: bool = False) -> None:
+        """Run ``task`` with the connection (thread-safe; never blocks). ``direct``: on
+        the calling thread at once if the I/O thread is waiting for its sockets (no
+        hand-over; the I/O thread is woken afterwards to handle what followed), else,
+        as always otherwise, on the I/O thread. Tasks run in the order submitted."""
         self._tasks.append(task)
+        if direct and self._direct and self._drive.acquire(timeout=DIRECT_WAIT):
+            self.direct_runs += 1
+            try:
+                self._run_tasks()
+            finally:
+                self._drive.release()
         self._waker.wake()
 
     def call(self, task: Callable[[], Any], timeout: float | None) -> Any:
@@ -520,7 +597,7 @@ class Amqp1Connection(MessagingHandler):
         ``optional`` address that does not exist completes the future without sending."""
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
         send = _Send(address, outgoing, future, retry, optional=optional)
-        self.submit(lambda: self._send_now(send))
+        self.submit(lambda: self._send_now(send), direct=True)
         return future
 
     def _send_now(self, send: _Send) -> None:
