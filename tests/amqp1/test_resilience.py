@@ -340,3 +340,65 @@ def test_a_silent_broker_is_detected_by_the_idle_timeout(url: str,
                  message="confirmed casts lost")
         assert not load.call_errors, load.call_errors[:5]
         assert all(t < CALL_TIMEOUT + 2 for t in load.call_timeouts), load.call_timeouts
+
+
+def test_an_amqp1_server_binds_the_rabbit_fanout_exchange_again_after_the_drops(
+        amqp1_node: PrivateNode, url: str) -> None:
+    """The amqp1 server's link to the 0-9-1 peers' ``<topic>_fanout`` exchange lives on a
+    session of its own: when the broker ends it, it is attached again and rabbit fanouts
+    reach the amqp1 server again. RabbitMQ 3.x keeps the private queue of a link it ended
+    (rabbitmq-server#2588), so the documented ``expires`` policy is applied: with it the
+    broker holds one binding per server afterwards, not one per drop."""
+    vhost = urlsplit(url).path.lstrip("/")
+    amqp1_node.rabbitmqctl("set_policy", "-p", vhost, "--apply-to", "queues",
+                           "amqp1-private-queues", r"^amq\.gen-", '{"expires":1000}')
+    topic = f"fanout-{uuid.uuid4().hex[:8]}"
+    got: dict[str, list[str]] = {"amqp1": [], "rabbit": []}
+
+    class Endpoint:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def record(self, ctxt: dict[str, Any], tag: str) -> None:
+            got[self.name].append(tag)
+
+    def bindings() -> list[str]:
+        out = amqp1_node.rabbitmqctl("list_bindings", "-p", vhost, "-q",
+                                     "--no-table-headers", "source_name", "destination_name")
+        return [line.split("\t")[1] for line in out.splitlines()
+                if line.split("\t")[0] == f"{topic}_fanout"]
+
+    rabbit_url = "rabbit" + url[len("amqp1"):].split("?")[0] + "?rabbit_retry_interval=0.2"
+    transports = {protocol: messaging.get_rpc_transport(make_conf(), u)
+                  for protocol, u in (("amqp1", url), ("rabbit", rabbit_url))}
+    servers = [messaging.get_rpc_server(transports[protocol],
+                                        messaging.Target(topic=topic, server=protocol),
+                                        [Endpoint(protocol)])
+               for protocol in ("rabbit", "amqp1")]
+    try:
+        for server in servers:
+            server.start()
+        client = messaging.get_rpc_client(transports["rabbit"],
+                                          messaging.Target(topic=topic, fanout=True))
+        for drop in range(2):
+            wait_for(lambda: len(bindings()) == 2, timeout=30,
+                     message=lambda: f"bindings of {topic}_fanout: {bindings()}")
+            tag = f"after-{drop}"
+            client.cast({}, "record", tag=tag)
+
+            def both_got(tag: str = tag) -> bool:
+                return got["amqp1"][-1:] == [tag] and got["rabbit"][-1:] == [tag]
+
+            wait_for(both_got, timeout=20, message=lambda: f"{got}")
+            assert _close_all_connections(amqp1_node) >= 1
+        wait_for(lambda: len(bindings()) == 2, timeout=30,
+                 message=lambda: f"bindings of {topic}_fanout: {bindings()}")
+        client.cast({}, "record", tag="last")
+        wait_for(lambda: got["amqp1"][-1:] == ["last"], timeout=20, message=lambda: f"{got}")
+        assert got["amqp1"] == ["after-0", "after-1", "last"]
+    finally:
+        for server in servers:
+            server.stop()
+            server.wait()
+        for transport in transports.values():
+            transport.cleanup()
