@@ -374,12 +374,14 @@ class Amqp1Connection(MessagingHandler):
                 container.process()
 
     def submit(self, task: Callable[[], None], direct: bool = False) -> None:
-        """Run ``task`` with the connection (thread-safe; never blocks). ``direct``: on
-        the calling thread at once if the I/O thread is waiting for its sockets (no
-        hand-over; the I/O thread is woken afterwards to handle what followed), else,
-        as always otherwise, on the I/O thread. Tasks run in the order submitted."""
+        """Run ``task`` with the connection (thread-safe). ``direct``: on the calling
+        thread if the I/O thread is waiting for its sockets or gets there within
+        :data:`DIRECT_WAIT` (no hand-over; the I/O thread is woken afterwards to handle
+        what followed), else, as always otherwise, on the I/O thread. Tasks run in the
+        order submitted."""
         self._tasks.append(task)
-        if direct and self._direct and self._drive.acquire(timeout=DIRECT_WAIT):
+        if (direct and self._direct and not self.on_io_thread()
+                and self._drive.acquire(timeout=DIRECT_WAIT)):
             self.direct_runs += 1
             try:
                 self._run_tasks()
