@@ -9,8 +9,9 @@ Registered for the whole suite by ``pytest_plugins`` in ``tests/conftest.py``.
   broker (or kill it).
 - ``cluster3`` (module): a three-node cluster; tests that stop a node start it again.
 - ``fault_proxy`` (function): a :class:`FaultProxy` in front of the shared broker.
-- ``shared_vhost`` / ``inspector`` (function): a throwaway vhost on the shared broker and
-  a :class:`BrokerInspector` of it; ``make_inspector`` (session) builds one for any vhost
+- ``shared_vhost`` / ``inspector`` (function): a throwaway vhost on the shared broker
+  (made and deleted through the management API when it answers, else with
+  ``rabbitmqctl``) and a :class:`BrokerInspector` of it; ``make_inspector`` (session) builds one for any vhost
   of the shared broker (e.g. the resilience suite's ``vhost``).
 - ``resource_baseline`` (function): thread and file-descriptor counts at the test's
   start, to assert that a test's clients gave everything back.
@@ -24,11 +25,14 @@ samples); ``LEGACY_RPC_INSPECTOR=http`` or ``=rabbitmqctl`` forces a backend and
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -239,22 +243,75 @@ def _shared_rabbitmqctl(*args: str) -> None:
         _rabbitmqctl(*args)
 
 
+class _VhostAdmin:
+    """Adds and deletes vhosts of the shared broker.
+
+    Through its management API when that answers (a few milliseconds per request), else
+    with ``rabbitmqctl`` (about 1 s per command: an Erlang VM starts each time; with three
+    commands per test, that was 3 s of every ``shared_vhost`` test). Both end in the same
+    broker calls (``rabbit_vhost:add``, ``rabbit_auth_backend_internal:set_permissions``,
+    ``rabbit_vhost:delete``), which return once the vhost is ready or gone. A request the
+    API fails (e.g. while another test restarts the broker) is done with ``rabbitmqctl``,
+    which waits out the restart.
+    """
+
+    def __init__(self, rabbit_url: str) -> None:
+        host, _ = _host_port(rabbit_url)
+        self.user, password = _credentials(rabbit_url)
+        api_url = os.environ.get("LEGACY_RPC_RABBIT_API_URL", f"http://{host}:15672/api/")
+        self.api = api_url.rstrip("/") + "/"
+        if not self.api.endswith("/api/"):
+            self.api += "api/"
+        token = base64.b64encode(f"{self.user}:{password}".encode()).decode("ascii")
+        self.headers = {"Authorization": f"Basic {token}",
+                        "Content-Type": "application/json"}
+        # The API may be used only if it answers with a node's overview: then its
+        # add/delete calls go to the broker the tests use.
+        self.http = self._request("GET", "overview")
+
+    def _request(self, method: str, path: str, body: dict[str, str] | None = None) -> bool:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.api + path, data=data, method=method,
+                                         headers=self.headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return 200 <= int(response.status) < 300
+        except (OSError, ValueError):  # URLError, HTTPError and timeouts are OSErrors
+            return False
+
+    def add(self, name: str) -> None:
+        vhost = quote(name, safe="")
+        if not (self.http and self._request("PUT", f"vhosts/{vhost}")):
+            _shared_rabbitmqctl("add_vhost", name)
+        if not (self.http and self._request(
+                "PUT", f"permissions/{vhost}/{quote(self.user, safe='')}",
+                {"configure": ".*", "write": ".*", "read": ".*"})):
+            _shared_rabbitmqctl("set_permissions", "-p", name, self.user, ".*", ".*", ".*")
+
+    def delete(self, name: str) -> None:
+        if not (self.http and self._request("DELETE", f"vhosts/{quote(name, safe='')}")):
+            _shared_rabbitmqctl("delete_vhost", name)
+
+
+@pytest.fixture(scope="session")
+def _vhost_admin(rabbit_url: str) -> _VhostAdmin:
+    return _VhostAdmin(rabbit_url)
+
+
 @pytest.fixture
-def shared_vhost(rabbit_url: str) -> Iterator[SharedVhost]:
+def shared_vhost(rabbit_url: str, _vhost_admin: _VhostAdmin) -> Iterator[SharedVhost]:
     """A vhost of this test's own on the shared broker, deleted afterwards."""
     if shutil.which("rabbitmqctl") is None:
         if brokers_required():
             pytest.fail("rabbitmqctl is needed to create a vhost", pytrace=False)
         pytest.skip("rabbitmqctl is not available")
     name = f"legacy-rpc-infra-{uuid.uuid4().hex[:8]}"
-    user, _ = _credentials(rabbit_url)
     parts = urlsplit(rabbit_url.split("?")[0])
-    _shared_rabbitmqctl("add_vhost", name)
+    _vhost_admin.add(name)
     try:
-        _shared_rabbitmqctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
         yield SharedVhost(name, f"{parts.scheme}://{parts.netloc}/{quote(name, safe='')}")
     finally:
-        _shared_rabbitmqctl("delete_vhost", name)
+        _vhost_admin.delete(name)
 
 
 @pytest.fixture
