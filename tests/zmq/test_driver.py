@@ -281,16 +281,25 @@ def test_frames_round_trip(kind: bytes, key: str, queue: str, body: bytes) -> No
     assert _frames.parse(_frames.build(kind, key, queue, body)) == (kind, key, queue, body)
 
 
-def test_a_flood_is_held_back_by_the_topic_backlog_not_dropped(
-        make_transport: MakeTransport, caplog: pytest.LogCaptureFixture) -> None:
+def _blocked_server(make_transport: MakeTransport, **caller_query: Any
+                    ) -> tuple[Endpoint, Any, messaging.Transport]:
+    """A server with a topic backlog of 5 and a blocking executor, held by a ``block``
+    cast until its endpoint's ``release`` is set; returns (endpoint, server, caller
+    transport made with ``caller_query``)."""
     transport = make_transport(topic_backlog=5)
     endpoint = Endpoint()
-    server: Any = serve(make_transport, transport, endpoint, executor="blocking")
-    listener = server.listener.poll_style_listener
-    caller = make_transport()
+    server = serve(make_transport, transport, endpoint, executor="blocking")
+    caller = make_transport(**caller_query)
+    client(caller).cast({}, "block", value="first")
+    return endpoint, server, caller
+
+
+def test_a_flood_is_held_back_by_the_topic_backlog_not_dropped(
+        make_transport: MakeTransport, caplog: pytest.LogCaptureFixture) -> None:
     most = 0
     with caplog.at_level(logging.ERROR):
-        client(caller).cast({}, "block", value="first")
+        endpoint, server, caller = _blocked_server(make_transport)
+        listener = server.listener.poll_style_listener
         for n in range(200):
             client(caller).cast({}, "hear", value=n)
             most = max(most, len(listener._inbox))
@@ -306,13 +315,9 @@ def test_a_flood_is_held_back_by_the_topic_backlog_not_dropped(
 
 def test_a_sender_that_outruns_a_blocked_server_waits_for_room_and_loses_nothing(
         make_transport: MakeTransport, caplog: pytest.LogCaptureFixture) -> None:
-    transport = make_transport(topic_backlog=5)
-    endpoint = Endpoint()
-    serve(make_transport, transport, endpoint, executor="blocking")
-    caller = make_transport(send_queue_limit=5)
+    endpoint, _, caller = _blocked_server(make_transport, send_queue_limit=5)
     big = "x" * 65536  # beyond the kernel's socket buffers within a few hundred
     sender: Any = caller._driver.sender()  # type: ignore[attr-defined]
-    client(caller).cast({}, "block", value="first")
 
     def flood() -> None:
         for n in range(400):
@@ -334,13 +339,10 @@ def test_a_sender_that_outruns_a_blocked_server_waits_for_room_and_loses_nothing
 
 def test_beyond_every_bound_and_the_wait_a_cast_is_dropped_and_logged(
         make_transport: MakeTransport, caplog: pytest.LogCaptureFixture) -> None:
-    transport = make_transport(topic_backlog=5)
-    endpoint = Endpoint()
-    serve(make_transport, transport, endpoint, executor="blocking")
-    caller = make_transport(send_queue_limit=5, pending_ttl=0.5)
     big = "x" * 65536
     with caplog.at_level(logging.ERROR):
-        client(caller).cast({}, "block", value="first")
+        endpoint, _, caller = _blocked_server(make_transport, send_queue_limit=5,
+                                              pending_ttl=0.5)
         longest = 0.0
         for _ in range(600):
             started = time.monotonic()
