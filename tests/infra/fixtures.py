@@ -114,7 +114,7 @@ def private_vhost(private_node: PrivateNode) -> Iterator[PrivateVhost]:
         if private_node.running:
             # The node may be left with its application stopped; then the vhost goes
             # with the node at the end of the module.
-            private_node.rabbitmqctl("delete_vhost", name, check=False)
+            private_node.delete_vhost(name, check=False)
 
 
 @pytest.fixture
