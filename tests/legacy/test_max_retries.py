@@ -85,7 +85,7 @@ def test_sends_give_up_after_max_retries(legacy_conf: Callable[[str, Any], None]
     _gives_up(lambda: rpc.fanout_cast({}, "retries", msg))
     # A call first sets up its reply queue, which the rabbit driver retries until the
     # call's timeout (not rabbit_max_retries): bounded by the timeout, still RPCException.
-    _gives_up(lambda: rpc.call({}, "retries", msg, timeout=3))
+    _gives_up(lambda: rpc.call({}, "retries", msg, timeout=1))
     _gives_up(lambda: rpc.notify({}, "retries.info", {"event_type": "x", "payload": {}}))
 
 
