@@ -384,7 +384,11 @@ def test_broker_restart_loses_no_confirmed_cast_or_notification(private_vhost: A
         wait_for(executed_all, timeout=30, message=lambda: (
             f"{len(confirmed - sink.casts)} confirmed casts never executed: "
             f"{sorted(confirmed - sink.casts)[:20]}; cast errors {failed[:3]}"))
-        assert not failed, failed[:3]
+        # A cast whose publish was in flight when the broker stopped is told so
+        # (PublishOutcomeUnknown; not sent again, so never twice): the one sender has at
+        # most one in flight per restart. Any other failure fails the test.
+        unknown = [f for f in failed if f.startswith("PublishOutcomeUnknown(")]
+        assert len(unknown) <= 2 and len(unknown) == len(failed), failed[:3]
         wait_for(lambda: noted <= sink.notes, timeout=30,
                  message=lambda: f"notifications never delivered: {sorted(noted - sink.notes)}")
         with sink.lock:  # nothing ran twice (the call probes are not counted)
