@@ -25,14 +25,11 @@ samples); ``LEGACY_RPC_INSPECTOR=http`` or ``=rabbitmqctl`` forces a backend and
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import shutil
 import subprocess
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,6 +44,7 @@ from tests.infra.nodes import (
     Cluster,
     PrivateNode,
     RabbitMQTools,
+    management_request,
     rabbitmq_or_skip,
     sweep_stale_dirs,
 )
@@ -262,22 +260,13 @@ class _VhostAdmin:
         self.api = api_url.rstrip("/") + "/"
         if not self.api.endswith("/api/"):
             self.api += "api/"
-        token = base64.b64encode(f"{self.user}:{password}".encode()).decode("ascii")
-        self.headers = {"Authorization": f"Basic {token}",
-                        "Content-Type": "application/json"}
+        self._password = password
         # The API may be used only if it answers with a node's overview: then its
         # add/delete calls go to the broker the tests use.
         self.http = self._request("GET", "overview")
 
     def _request(self, method: str, path: str, body: dict[str, str] | None = None) -> bool:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.api + path, data=data, method=method,
-                                         headers=self.headers)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return 200 <= int(response.status) < 300
-        except (OSError, ValueError):  # URLError, HTTPError and timeouts are OSErrors
-            return False
+        return management_request(self.api, self.user, self._password, method, path, body)
 
     def add(self, name: str) -> None:
         vhost = quote(name, safe="")

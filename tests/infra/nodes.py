@@ -341,6 +341,22 @@ def random_cookie() -> str:
     return "".join(secrets.choice(string.ascii_uppercase) for _ in range(24))
 
 
+def management_request(api_url: str, user: str, password: str, method: str, path: str,
+                       body: dict[str, str] | None = None) -> bool:
+    """One request to a RabbitMQ management API (``api_url`` ends in ``/api/``); whether
+    it succeeded (False also when the API does not answer)."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    request = urllib.request.Request(
+        api_url + path, method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return 200 <= int(response.status) < 300
+    except (OSError, ValueError):  # URLError, HTTPError and timeouts are OSErrors
+        return False
+
+
 class PrivateNode:
     """One RabbitMQ node of the test's own, on free loopback ports, under a temp dir.
 
@@ -626,16 +642,7 @@ class PrivateNode:
         """
         if "rabbitmq_management" not in self.plugins:
             return False
-        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode("ascii")
-        request = urllib.request.Request(
-            self.api_url + path, method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return 200 <= int(response.status) < 300
-        except (OSError, ValueError):  # URLError, HTTPError and timeouts are OSErrors
-            return False
+        return management_request(self.api_url, self.user, self.password, method, path, body)
 
     def add_vhost(self, name: str) -> str:
         """Create vhost ``name`` that guest may fully use; return its transport URL.
